@@ -40,7 +40,8 @@ def _matches_any(action: str, patterns: Iterable[str]) -> bool:
 def role_grants(role: roles.RoleDefinition, data_action: str) -> bool:
     """Whether ``role`` grants ``data_action`` (dataActions minus notDataActions, permission by permission)."""
     return any(
-        _matches_any(data_action, permission.data_actions) and not _matches_any(data_action, permission.not_data_actions)
+        _matches_any(data_action, permission.data_actions)
+        and not _matches_any(data_action, permission.not_data_actions)
         for permission in role.permissions
     )
 

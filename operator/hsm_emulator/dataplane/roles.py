@@ -97,7 +97,9 @@ class RoleDefinition:
         return self.role_type == BUILT_IN_ROLE_TYPE
 
 
-def _built_in(name: str, role_name: str, data_actions: tuple[str, ...], actions: tuple[str, ...] = ()) -> RoleDefinition:
+def _built_in(
+    name: str, role_name: str, data_actions: tuple[str, ...], actions: tuple[str, ...] = ()
+) -> RoleDefinition:
     return RoleDefinition(
         name=name,
         role_name=role_name,

@@ -13,24 +13,64 @@ import pytest
 from hsm_emulator.dataplane import rbac, roles, scopes
 
 P = roles.DATA_ACTION_PREFIX
-RBAC_ALL = {"roleAssignments/read/action", "roleAssignments/write/action", "roleAssignments/delete/action",
-            "roleDefinitions/read/action", "roleDefinitions/write/action", "roleDefinitions/delete/action"}
+RBAC_ALL = {
+    "roleAssignments/read/action",
+    "roleAssignments/write/action",
+    "roleAssignments/delete/action",
+    "roleDefinitions/read/action",
+    "roleDefinitions/write/action",
+    "roleDefinitions/delete/action",
+}
 EXPECTED_GRANTS: dict[str, set[str]] = {
-    "Managed HSM Administrator": RBAC_ALL | {
-        "securitydomain/download/action", "securitydomain/download/read", "securitydomain/upload/action",
-        "securitydomain/upload/read", "securitydomain/transferkey/read", "backup/start/action", "backup/status/action",
-        "restore/start/action", "restore/status/action", "settings/read/action", "settings/write/action"},
-    "Managed HSM Crypto Officer": RBAC_ALL | {
-        "keys/deletedKeys/read/action", "keys/deletedKeys/delete", "keys/deletedKeys/recover/action",
-        "keys/export/action"},
+    "Managed HSM Administrator": RBAC_ALL
+    | {
+        "securitydomain/download/action",
+        "securitydomain/download/read",
+        "securitydomain/upload/action",
+        "securitydomain/upload/read",
+        "securitydomain/transferkey/read",
+        "backup/start/action",
+        "backup/status/action",
+        "restore/start/action",
+        "restore/status/action",
+        "settings/read/action",
+        "settings/write/action",
+    },
+    "Managed HSM Crypto Officer": RBAC_ALL
+    | {
+        "keys/deletedKeys/read/action",
+        "keys/deletedKeys/delete",
+        "keys/deletedKeys/recover/action",
+        "keys/export/action",
+    },
     "Managed HSM Crypto User": {
-        "roleDefinitions/read/action", "roleAssignments/read/action", "keys/read/action", "keys/write/action",
-        "keys/delete", "keys/create", "keys/rotate/action", "keys/import/action", "keys/release/action",
-        "keys/backup/action", "keys/restore/action", "keys/encrypt/action", "keys/decrypt/action", "keys/wrap/action",
-        "keys/unwrap/action", "keys/sign/action", "keys/verify/action", "keys/derive/action", "rng/action"},
+        "roleDefinitions/read/action",
+        "roleAssignments/read/action",
+        "keys/read/action",
+        "keys/write/action",
+        "keys/delete",
+        "keys/create",
+        "keys/rotate/action",
+        "keys/import/action",
+        "keys/release/action",
+        "keys/backup/action",
+        "keys/restore/action",
+        "keys/encrypt/action",
+        "keys/decrypt/action",
+        "keys/wrap/action",
+        "keys/unwrap/action",
+        "keys/sign/action",
+        "keys/verify/action",
+        "keys/derive/action",
+        "rng/action",
+    },
     "Managed HSM Policy Administrator": set(RBAC_ALL),
-    "Managed HSM Crypto Auditor": {"roleAssignments/read/action", "roleDefinitions/read/action", "keys/read/action",
-                                   "keys/deletedKeys/read/action"},
+    "Managed HSM Crypto Auditor": {
+        "roleAssignments/read/action",
+        "roleDefinitions/read/action",
+        "keys/read/action",
+        "keys/deletedKeys/read/action",
+    },
     "Managed HSM Crypto Service Encryption User": {"keys/read/action", "keys/wrap/action", "keys/unwrap/action"},
     "Managed HSM Crypto Service Release User": {"keys/release/action"},
     "Managed HSM Backup User": {"backup/start/action", "backup/status/action", "keys/backup/action"},
@@ -51,10 +91,19 @@ EXPECTED_IDS = {
 }
 # (assignment scope, call scope) -> does the assignment apply?
 SCOPE_APPLIES = {
-    ("/", "/"): True, ("/", "/keys"): True, ("/", "/keys/k1"): True, ("/", "/keys/other"): True,
-    ("/keys", "/"): True, ("/keys", "/keys"): True, ("/keys", "/keys/k1"): True, ("/keys", "/keys/other"): True,
-    ("/keys/k1", "/"): False, ("/keys/k1", "/keys"): False, ("/keys/k1", "/keys/k1"): True,
-    ("/keys/k1", "/keys/K1"): True, ("/keys/k1", "/keys/other"): False,
+    ("/", "/"): True,
+    ("/", "/keys"): True,
+    ("/", "/keys/k1"): True,
+    ("/", "/keys/other"): True,
+    ("/keys", "/"): True,
+    ("/keys", "/keys"): True,
+    ("/keys", "/keys/k1"): True,
+    ("/keys", "/keys/other"): True,
+    ("/keys/k1", "/"): False,
+    ("/keys/k1", "/keys"): False,
+    ("/keys/k1", "/keys/k1"): True,
+    ("/keys/k1", "/keys/K1"): True,
+    ("/keys/k1", "/keys/other"): False,
 }
 
 
@@ -70,9 +119,7 @@ def test_every_role_action_and_scope_combination() -> None:
     ):
         assignment_scope, call_scope = scope_pair
         expected = applies and action.removeprefix(P) in EXPECTED_GRANTS[role.role_name]
-        got = rbac.decide(
-            [rbac.EffectiveAssignment(assignment_scope, role)], action, call_scope, is_global_admin=False
-        )
+        got = rbac.decide([rbac.EffectiveAssignment(assignment_scope, role)], action, call_scope, is_global_admin=False)
         assert got is expected, (role.role_name, action, assignment_scope, call_scope)
         checked += 1
     assert checked == len(roles.BUILT_IN_ROLES) * len(roles.ALL_DATA_ACTIONS) * len(SCOPE_APPLIES)
@@ -125,8 +172,16 @@ def test_action_matching_is_case_insensitive() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "canonical"),
-    [("", "/"), ("/", "/"), ("//", "/"), ("/keys", "/keys"), ("//keys", "/keys"), ("keys/abc-1", "/keys/abc-1"),
-     ("/keys/abc/", "/keys/abc"), ("/KEYS", "/keys")],
+    [
+        ("", "/"),
+        ("/", "/"),
+        ("//", "/"),
+        ("/keys", "/keys"),
+        ("//keys", "/keys"),
+        ("keys/abc-1", "/keys/abc-1"),
+        ("/keys/abc/", "/keys/abc"),
+        ("/KEYS", "/keys"),
+    ],
 )
 def test_scopes_normalize(raw: str, canonical: str) -> None:
     assert scopes.normalize_scope(raw) == canonical
