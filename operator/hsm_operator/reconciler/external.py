@@ -18,8 +18,9 @@ How a kind plugs in (see `hsm_operator.kinds` for the registry the kopf handlers
    and must change nothing else. `delete` tolerates "already gone". None of them should block for long: start a
    long-running operation, return, and let the loop observe it again (`Creation.pending=True` asks for a quick
    requeue).
-4. Add a `kinds.KindSpec` entry (plural, plane, connector factory, spec model, the status field that identifies the
-   bound external object) and the handlers pick it up: nothing in `handlers.py` is kind-specific.
+4. Export `KIND = kinds.KindSpec(...)` from the kind's module in `hsm_operator/kinds/` (kind, plural, plane, spec
+   model, connector factory, the status field that records the bound external object's `identity`); the registry
+   discovers it and `handlers.py` wires it: nothing there is kind-specific.
 
 Azure SDK exceptions may escape a client: the loop maps them with the `classify` hook it is given (the kinds pass
 `azure.errors.classify`), so kinds need not catch them.
@@ -33,29 +34,26 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from hsm_operator.models.common import DeletionPolicy, DriftPolicy, ManagementAction
 from hsm_operator.reconciler import annotations as annotation_keys
 
-
-class ManagementAction(enum.StrEnum):
-    """One element of `spec.managementPolicies` (crossplane's management policy vocabulary)."""
-
-    OBSERVE = "Observe"
-    CREATE = "Create"
-    UPDATE = "Update"
-    DELETE = "Delete"
-    LATE_INITIALIZE = "LateInitialize"
-    ALL = "*"
-
-
-class DeletionPolicy(enum.StrEnum):
-    DELETE = "Delete"
-    ORPHAN = "Orphan"
-    PURGE = "Purge"  # HSMKey only: delete, then purge where purge protection allows
-
-
-class DriftPolicy(enum.StrEnum):
-    CORRECT = "Correct"
-    REPORT = "Report"
+__all__ = [  # the policy enums live with the CRD models (single source of the schema) and are re-exported here
+    "AVAILABLE",
+    "Creation",
+    "Deletion",
+    "DeletionPolicy",
+    "DriftPolicy",
+    "ExternalClient",
+    "ExternalConnector",
+    "FieldDrift",
+    "ManagedResource",
+    "ManagementAction",
+    "Observation",
+    "PlanAction",
+    "PlanEntry",
+    "Readiness",
+    "Update",
+]
 
 
 @dataclass(frozen=True)
@@ -79,7 +77,6 @@ class ManagedResource:
     deletion_policy: DeletionPolicy = DeletionPolicy.DELETE
     drift_policy: DriftPolicy = DriftPolicy.CORRECT
     create_mode: str | None = None  # spec.createMode, lower-cased; None/"default" never touches soft-deleted objects
-    bound_identity: str | None = None  # the external id this CR already created or adopted (from its status)
 
     @property
     def key(self) -> str:
@@ -102,11 +99,15 @@ class FieldDrift:
     mutable: bool = True  # False: the API cannot change it in place (immutable field, or adoption would be wrong)
 
     def as_status(self) -> dict[str, Any]:
-        return {"path": self.path, "desired": _display(self.desired), "observed": _display(self.observed)}
+        """The `status.drift[]` entry (values as JSON text; absent when unset on that side)."""
+        return _without_none(
+            {"path": self.path, "desired": _display(self.desired), "observed": _display(self.observed)}
+        )
 
 
 class PlanAction(enum.StrEnum):
     CREATE = "Create"
+    RECOVER = "Recover"
     UPDATE = "Update"
     DELETE = "Delete"
     ADOPT = "Adopt"
@@ -119,13 +120,25 @@ class PlanEntry:
 
     action: PlanAction
     path: str | None = None  # None for whole-object actions
+    desired: Any = None
+    observed: Any = None
     applied: bool = True
 
     def as_status(self) -> dict[str, Any]:
-        entry: dict[str, Any] = {"action": self.action.value, "applied": self.applied}
-        if self.path is not None:
-            entry["path"] = self.path
-        return entry
+        """The `status.plan[]` entry."""
+        return _without_none(
+            {
+                "action": self.action.value,
+                "path": self.path,
+                "desired": _display(self.desired),
+                "observed": _display(self.observed),
+                "applied": self.applied,
+            }
+        )
+
+    @classmethod
+    def for_drift(cls, drift: FieldDrift, *, applied: bool) -> PlanEntry:
+        return cls(PlanAction.UPDATE, drift.path, drift.desired, drift.observed, applied=applied)
 
 
 @dataclass(frozen=True)
@@ -160,6 +173,7 @@ class Observation:
 @dataclass(frozen=True)
 class Creation:
     status: Mapping[str, Any] = field(default_factory=dict)
+    identity: str | None = None  # the created object's stable id, if the API returned it
     pending: bool = False  # the create was started (LRO) but is not finished: observe again soon
     recovered: bool = False  # a soft-deleted object was recovered rather than created anew
 
@@ -193,10 +207,16 @@ class ExternalConnector(Protocol):
     async def connect(self, resource: ManagedResource) -> ExternalClient: ...
 
 
-_MAX_DISPLAY = 256
+_MAX_DISPLAY = 1024  # models.common.MAX_VALUE_LENGTH: the apiserver rejects longer values
 
 
-def _display(value: Any) -> str:
-    """Render a drift value as a short string: status stays small and schema-stable (the list is for humans)."""
-    text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return text if len(text) <= _MAX_DISPLAY else text[:_MAX_DISPLAY] + "..."
+def _display(value: Any) -> str | None:
+    """A drift/plan value as short JSON text (None stays absent): status stays small and schema-stable."""
+    if value is None:
+        return None
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    return text if len(text) <= _MAX_DISPLAY else text[: _MAX_DISPLAY - 3] + "..."
+
+
+def _without_none(entry: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in entry.items() if value is not None}
