@@ -1,0 +1,1 @@
+"""Shared pytest fixture plugins, registered by `tests/conftest.py`."""
