@@ -24,7 +24,8 @@ delay. Nothing here knows about kopf or the Azure SDK.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 # Condition types.
 READY = "Ready"
@@ -72,10 +73,11 @@ class ReconcileError(Exception):
     reason: ClassVar[str] = RECONCILE_ERROR
     permanent: ClassVar[bool] = False
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None, drift: Sequence[Any] = ()) -> None:
         super().__init__(message)
         self.message = short(message)
         self.retry_after = retry_after
+        self.drift = tuple(drift)  # FieldDrift entries to show in status.drift (what blocks adoption, for example)
 
     def delay(self, attempt: int = 0) -> float:
         """Seconds until the next try: Retry-After if the service said so, else an exponential backoff."""

@@ -1,0 +1,356 @@
+"""Table tests of the generic loop with fake external clients (crossplane's reconciler_modern_test style)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from hsm_operator.reconciler import errors
+from hsm_operator.reconciler.external import (
+    DeletionPolicy,
+    DriftPolicy,
+    FieldDrift,
+    ManagedResource,
+    ManagementAction,
+    Observation,
+    Readiness,
+)
+from hsm_operator.reconciler.managed import Outcome, Reconciler
+from tests.unit.operator.reconciler.fakes import FakeClient, FakeConnector, observing, raising
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+EARLIER = "2025-12-31T00:00:00Z"
+POLL = 600.0
+ID = "/ids/obj"
+TAGS = FieldDrift("tags.env", "prod", "dev")
+TAGS_ENTRY = {"path": "tags.env", "desired": '"prod"', "observed": '"dev"'}
+SKU = FieldDrift("sku.name", "Standard_B1", "Custom_B32", mutable=False)
+
+
+def synced_status(*, generation: int = 1, drift: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The status of an object this CR already created and reconciled at `generation`."""
+    return {
+        "resourceId": ID,
+        "observedGeneration": generation,
+        "drift": drift or [],
+        "conditions": [
+            {
+                "type": "Ready",
+                "status": "True",
+                "reason": "Available",
+                "message": "",
+                "lastTransitionTime": EARLIER,
+                "observedGeneration": generation,
+            },
+            {
+                "type": "Synced",
+                "status": "True",
+                "reason": "ReconcileSuccess",
+                "message": "",
+                "lastTransitionTime": EARLIER,
+                "observedGeneration": generation,
+            },
+        ],
+    }
+
+
+def mr(**changes: Any) -> ManagedResource:
+    base = ManagedResource(kind="ManagedHSM", namespace="ns", name="hsm1", uid="u1", generation=1, spec=None)
+    return replace(base, **changes)
+
+
+ONLY_OBSERVE = frozenset({ManagementAction.OBSERVE})
+
+
+@dataclass
+class Case:
+    resource: ManagedResource
+    client: FakeClient = field(default_factory=FakeClient)
+    connect_error: BaseException | None = None
+    classify: Any = None
+    # expectations
+    writes: list[str] = field(default_factory=list)
+    conditions: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # type -> (status, reason)
+    error: type[errors.ReconcileError] | None = None
+    requeue: float | None = POLL
+    events: list[str] = field(default_factory=list)
+    status: Mapping[str, Any] = field(default_factory=dict)  # status fields that must have these values
+    absent: tuple[str, ...] = ()  # status fields that must not be written
+    finished_deleting: bool = False
+    connected: bool = True
+
+
+CASES: dict[str, Case] = {
+    "absent: create, Ready=Creating, look again soon": Case(
+        resource=mr(),
+        writes=["create"],
+        conditions={"Ready": ("False", "Creating"), "Synced": ("True", "ReconcileSuccess")},
+        requeue=errors.PENDING_DELAY,
+        events=["Created"],
+        status={"resourceId": ID, "plan": [{"action": "Create", "applied": True}], "observedGeneration": 1},
+    ),
+    "absent and observe-only: NotFound, nothing written": Case(
+        resource=mr(management_policies=ONLY_OBSERVE),
+        conditions={"Synced": ("False", "NotFound"), "Ready": ("False", "Unavailable")},
+        error=errors.NotFound,
+        requeue=errors.backoff(0),
+        events=["NotFound"],
+        absent=("observedGeneration", "resourceId"),
+    ),
+    "soft-deleted name, createMode default: SoftDeletedConflict": Case(
+        resource=mr(),
+        client=FakeClient(observe_fn=observing(Observation(exists=False, soft_deleted=True))),
+        conditions={"Synced": ("False", "SoftDeletedConflict")},
+        error=errors.SoftDeletedConflict,
+        requeue=errors.PERMANENT_ERROR_DELAY,
+        events=["SoftDeletedConflict"],
+    ),
+    "soft-deleted name, createMode recover: create is called": Case(
+        resource=mr(create_mode="recover"),
+        client=FakeClient(observe_fn=observing(Observation(exists=False, soft_deleted=True))),
+        writes=["create"],
+        conditions={"Ready": ("False", "Creating")},
+        requeue=errors.PENDING_DELAY,
+        events=["Created"],
+    ),
+    "present, ours, no drift: nothing written": Case(
+        resource=mr(status=synced_status()),
+        client=FakeClient(observe_fn=observing(Observation(exists=True, identity=ID, status={"hsmUri": "u"}))),
+        conditions={
+            "Ready": ("True", "Available"),
+            "Synced": ("True", "ReconcileSuccess"),
+            "Drifted": ("False", "NoDrift"),
+        },
+        status={"hsmUri": "u", "drift": [], "plan": [], "lastSyncTime": "2026-01-02T03:04:05Z"},
+    ),
+    "present, not ours, matching: adopted": Case(
+        resource=mr(),
+        client=FakeClient(observe_fn=observing(Observation(exists=True, identity=ID))),
+        conditions={"Ready": ("True", "Available")},
+        events=["Adopted"],
+        status={"resourceId": ID, "plan": [{"action": "Adopt", "applied": True}]},
+    ),
+    "out-of-band drift, Correct: update, DriftCorrected": Case(
+        resource=mr(status=synced_status()),
+        client=FakeClient(observe_fn=observing(Observation(exists=True, identity=ID, drift=(TAGS,)))),
+        writes=["update"],
+        conditions={"Drifted": ("False", "DriftCorrected")},
+        events=["DriftCorrected"],
+        status={
+            "drift": [],
+            "plan": [
+                {"action": "Update", "path": "tags.env", "desired": '"prod"', "observed": '"dev"', "applied": True}
+            ],
+        },
+    ),
+    "out-of-band drift, Report: nothing written, Drifted=True": Case(
+        resource=mr(status=synced_status(), drift_policy=DriftPolicy.REPORT),
+        client=FakeClient(observe_fn=observing(Observation(exists=True, identity=ID, drift=(TAGS,)))),
+        conditions={"Drifted": ("True", "DriftDetected"), "Synced": ("True", "ReconcileSuccess")},
+        events=["DriftDetected"],
+        status={
+            "drift": [{"path": "tags.env", "desired": '"prod"', "observed": '"dev"'}],
+            "plan": [
+                {"action": "Update", "path": "tags.env", "desired": '"prod"', "observed": '"dev"', "applied": False}
+            ],
+        },
+    ),
+    "standing drift, Report: no repeated Event": Case(
+        resource=mr(status=synced_status(drift=[{"path": "tags.env"}]), drift_policy=DriftPolicy.REPORT),
+        client=FakeClient(observe_fn=observing(Observation(exists=True, identity=ID, drift=(TAGS,)))),
+        conditions={"Drifted": ("True", "DriftDetected")},
+    ),
+    "spec edit under Report: applied (Report is about out-of-band changes)": Case(
+        resource=mr(status=synced_status(generation=1), generation=2, drift_policy=DriftPolicy.REPORT),
+        client=FakeClient(observe_fn=observing(Observation(exists=True, identity=ID, drift=(TAGS,)))),
+        writes=["update"],
+        conditions={"Drifted": ("False", "NoDrift")},
+        events=["Updated"],
+        status={"observedGeneration": 2},
+    ),
+    "adopted object differing under Report: reported, not overwritten": Case(
+        resource=mr(drift_policy=DriftPolicy.REPORT),
+        client=FakeClient(observe_fn=observing(Observation(exists=True, identity=ID, drift=(TAGS,)))),
+        conditions={"Drifted": ("True", "DriftDetected")},
+        events=["Adopted", "DriftDetected"],
+    ),
+    "observe-only with drift: adopt and report, never write": Case(
+        resource=mr(management_policies=ONLY_OBSERVE, status=synced_status(), generation=3),
+        client=FakeClient(observe_fn=observing(Observation(exists=True, identity=ID, drift=(TAGS,)))),
+        conditions={"Drifted": ("True", "DriftDetected")},
+        events=["DriftDetected"],
+    ),
+    "existing object with a different immutable field: AdoptionBlocked, not bound": Case(
+        resource=mr(),
+        client=FakeClient(observe_fn=observing(Observation(exists=True, identity=ID, drift=(SKU, TAGS)))),
+        conditions={"Synced": ("False", "AdoptionBlocked")},
+        error=errors.AdoptionBlocked,
+        requeue=errors.PERMANENT_ERROR_DELAY,
+        events=["AdoptionBlocked"],
+        status={"drift": [{"path": "sku.name", "desired": '"Standard_B1"', "observed": '"Custom_B32"'}]},
+        absent=("resourceId", "observedGeneration"),
+    ),
+    "our object's immutable field differs: ImmutableFieldChanged": Case(
+        resource=mr(status=synced_status()),
+        client=FakeClient(observe_fn=observing(Observation(exists=True, identity=ID, drift=(SKU,)))),
+        conditions={"Synced": ("False", "ImmutableFieldChanged"), "Ready": ("True", "Available")},
+        error=errors.ImmutableFieldChanged,
+        requeue=errors.PERMANENT_ERROR_DELAY,
+        events=["ImmutableFieldChanged"],
+    ),
+    "operation in flight: no update, look again soon": Case(
+        resource=mr(status=synced_status()),
+        client=FakeClient(
+            observe_fn=observing(
+                Observation(exists=True, identity=ID, drift=(TAGS,), busy=True, readiness=Readiness(False, "Updating"))
+            )
+        ),
+        conditions={"Ready": ("False", "Updating")},
+        requeue=errors.PENDING_DELAY,
+    ),
+    "paused annotation: not even connected": Case(
+        resource=mr(annotations={"mhsm.dev/paused": "true"}),
+        conditions={"Synced": ("False", "ReconcilePaused")},
+        requeue=None,
+        connected=False,
+        absent=("observedGeneration",),
+    ),
+    "empty managementPolicies: paused": Case(
+        resource=mr(management_policies=frozenset()),
+        conditions={"Synced": ("False", "ReconcilePaused")},
+        requeue=None,
+        connected=False,
+    ),
+    "Create without Observe: PolicyInvalid": Case(
+        resource=mr(management_policies=frozenset({ManagementAction.CREATE})),
+        conditions={"Synced": ("False", "PolicyInvalid")},
+        error=errors.PolicyInvalid,
+        requeue=errors.PERMANENT_ERROR_DELAY,
+        events=["PolicyInvalid"],
+        connected=False,
+    ),
+    "deleting with Orphan: done without touching Azure": Case(
+        resource=mr(deleting=True, deletion_policy=DeletionPolicy.ORPHAN, status=synced_status()),
+        requeue=None,
+        events=["Orphaned"],
+        finished_deleting=True,
+        connected=False,
+    ),
+    "deleting without the Delete policy: orphaned": Case(
+        resource=mr(deleting=True, management_policies=ONLY_OBSERVE),
+        requeue=None,
+        events=["Orphaned"],
+        finished_deleting=True,
+        connected=False,
+    ),
+    "deleting with Delete, present: delete and wait": Case(
+        resource=mr(deleting=True, status=synced_status()),
+        client=FakeClient(observe_fn=observing(Observation(exists=True, identity=ID))),
+        writes=["delete"],
+        conditions={"Ready": ("False", "Deleting")},
+        requeue=errors.PENDING_DELAY,
+        events=["Deleted"],
+    ),
+    "deleting with Delete, gone: finished": Case(
+        resource=mr(deleting=True, status=synced_status()),
+        requeue=None,
+        finished_deleting=True,
+    ),
+    "credentials missing: CredentialsMissing, backoff": Case(
+        resource=mr(),
+        connect_error=errors.CredentialsMissing("Secret ns/creds not found"),
+        conditions={"Synced": ("False", "CredentialsMissing")},
+        error=errors.CredentialsMissing,
+        requeue=errors.backoff(0),
+        events=["CredentialsMissing"],
+    ),
+    "throttled: Retry-After honoured": Case(
+        resource=mr(status=synced_status()),
+        client=FakeClient(observe_fn=raising(errors.Throttled("Too many requests", retry_after=7))),
+        conditions={"Synced": ("False", "Throttled"), "Ready": ("True", "Available")},
+        error=errors.Throttled,
+        requeue=7,
+        events=["Throttled"],
+    ),
+    "SDK exception mapped by the classifier": Case(
+        resource=mr(),
+        client=FakeClient(create_fn=raising(PermissionError("nope"))),
+        classify=lambda exc: errors.AuthorizationFailed("Forbidden") if isinstance(exc, PermissionError) else None,
+        writes=["create"],
+        conditions={"Synced": ("False", "AuthorizationFailed")},
+        error=errors.AuthorizationFailed,
+        requeue=errors.backoff(0),
+        events=["AuthorizationFailed"],
+    ),
+    "unknown exception: short ReconcileError, no stack trace": Case(
+        resource=mr(),
+        client=FakeClient(observe_fn=raising(RuntimeError("boom\nTraceback (most recent call last): ..."))),
+        conditions={"Synced": ("False", "ReconcileError")},
+        error=errors.ReconcileError,
+        requeue=errors.backoff(0),
+        events=["ReconcileError"],
+    ),
+}
+
+
+async def run(case: Case) -> Outcome:
+    connector = FakeConnector(case.client, error=case.connect_error)
+    reconciler = Reconciler(connector, identity_field="resourceId", clock=lambda: NOW)
+    if case.classify is not None:
+        reconciler.classify = case.classify
+    outcome = await reconciler.reconcile(case.resource, poll_interval=POLL)
+    assert (connector.connects > 0) == case.connected
+    return outcome
+
+
+@pytest.mark.parametrize("name", list(CASES))
+async def test_loop(name: str) -> None:
+    case = CASES[name]
+    outcome = await run(case)
+
+    assert case.client.writes == case.writes
+    got = {c["type"]: (c["status"], c["reason"]) for c in outcome.status.get("conditions", [])}
+    for kind, want in case.conditions.items():
+        assert got.get(kind) == want, (kind, got)
+    assert type(outcome.error) is case.error if case.error else outcome.error is None
+    assert outcome.requeue_after == case.requeue
+    assert [e.reason for e in outcome.events] == case.events
+    for key, value in case.status.items():
+        assert outcome.status.get(key) == value, key
+    for key in case.absent:
+        assert key not in outcome.status
+    assert outcome.finished_deleting == case.finished_deleting
+    for condition in outcome.status.get("conditions", []):
+        if condition["type"] in case.conditions:
+            assert condition["observedGeneration"] == case.resource.generation
+        assert "\n" not in condition["message"]
+        assert "Traceback" not in condition["message"]
+
+
+async def test_transition_time_kept_when_status_unchanged() -> None:
+    resource = mr(status=synced_status())
+    client = FakeClient(observe_fn=observing(Observation(exists=True, identity=ID)))
+    outcome = await Reconciler(FakeConnector(client), identity_field="resourceId", clock=lambda: NOW).reconcile(
+        resource, poll_interval=POLL
+    )
+    times = {c["type"]: c["lastTransitionTime"] for c in outcome.status["conditions"]}
+    assert times == {"Ready": EARLIER, "Synced": EARLIER, "Drifted": "2026-01-02T03:04:05Z"}
+
+
+async def test_backoff_grows_with_attempts_and_is_capped() -> None:
+    client = FakeClient(observe_fn=raising(errors.Unavailable("connection refused")))
+    reconciler = Reconciler(FakeConnector(client), identity_field="resourceId")
+    delays = [(await reconciler.reconcile(mr(), poll_interval=POLL, attempt=n)).requeue_after for n in (0, 1, 2, 20)]
+    assert delays == [10.0, 20.0, 40.0, errors.MAX_ERROR_DELAY]
+
+
+async def test_update_receives_only_the_drift() -> None:
+    client = FakeClient(observe_fn=observing(Observation(exists=True, identity=ID, drift=(TAGS,))))
+    await Reconciler(FakeConnector(client), identity_field="resourceId").reconcile(
+        mr(status=synced_status()), poll_interval=POLL
+    )
+    assert client.updated == [(TAGS,)]
