@@ -53,7 +53,9 @@ def test_create_returns_an_hsm_key_bundle_and_a_second_create_adds_a_version(tx:
     first = create(tx, h, "Key-1", tags={"a": "b"})
     key = first["key"]
     assert isinstance(key, dict)
-    assert key["kty"] == "EC-HSM" and key["crv"] == "P-256" and key["key_ops"] == ["sign", "verify"]
+    assert key["kty"] == "EC-HSM"
+    assert key["crv"] == "P-256"
+    assert key["key_ops"] == ["sign", "verify"]
     assert str(key["kid"]).startswith("https://127.0.0.1:8444/keys/Key-1/")
     assert first["attributes"] == {
         "enabled": True,
@@ -65,7 +67,8 @@ def test_create_returns_an_hsm_key_bundle_and_a_second_create_adds_a_version(tx:
     }
     create(tx, h, "key-1")  # names are case-insensitive: a new version of the same key
     page = keys_service.list_versions(tx, h, "KEY-1", maxresults=None, skip_token=None)
-    assert len(page.items) == 2 and page.next_skip_token is None
+    assert len(page.items) == 2
+    assert page.next_skip_token is None
     latest = keys_service.get_key(tx, h, "key-1", None)
     assert latest["key"]["kid"] == page.items[1]["kid"]  # type: ignore[index]
 
@@ -91,7 +94,9 @@ def test_oct_keys_show_no_material(tx: Transaction) -> None:
 def test_bad_create_requests_are_400_and_write_nothing(tx: Transaction, body: dict[str, object], fragment: str) -> None:
     h = hsm()
     error = error_of(lambda: keys_service.create_key(tx, h, "k", models.KeyCreateParameters.model_validate(body), NOW))
-    assert error.status == 400 and error.code == "BadParameter" and fragment in error.message
+    assert error.status == 400
+    assert error.code == "BadParameter"
+    assert fragment in error.message
     assert keys_store.find_key(tx, h.id, "k") is None
 
 
@@ -107,7 +112,8 @@ def test_paging_uses_skip_tokens_and_validates_maxresults(tx: Transaction) -> No
     first = keys_service.list_keys(tx, h, deleted=False, maxresults=2, skip_token=None, now=NOW)
     assert [item["kid"] for item in first.items] == [f"{h.base_url}/keys/k0", f"{h.base_url}/keys/k1"]
     third = keys_service.list_keys(tx, h, deleted=False, maxresults=2, skip_token="NA", now=NOW)
-    assert [item["kid"] for item in third.items] == [f"{h.base_url}/keys/k4"] and third.next_skip_token is None
+    assert [item["kid"] for item in third.items] == [f"{h.base_url}/keys/k4"]
+    assert third.next_skip_token is None
     assert first.next_skip_token is not None
     for bad in (0, 26):
         error = error_of(
@@ -124,7 +130,8 @@ def test_soft_delete_recover_and_purge(tx: Transaction) -> None:
     assert deleted["scheduledPurgeDate"] == NOW + 7 * 86400
     assert error_of(lambda: keys_service.get_key(tx, h, "k", None)).code == "KeyNotFound"
     clash = error_of(lambda: create(tx, h, "k"))
-    assert clash.status == 409 and clash.inner_code == "ObjectIsDeletedButRecoverable"
+    assert clash.status == 409
+    assert clash.inner_code == "ObjectIsDeletedButRecoverable"
     recovered = keys_service.recover_deleted_key(tx, h, "k", NOW)
     assert "recoveryId" not in recovered
     keys_service.delete_key(tx, h, "k", NOW)
@@ -161,7 +168,8 @@ def test_backup_restores_only_under_the_same_master_key(tx: Transaction) -> None
     foreign = error_of(
         lambda: keys_service.restore_key(tx, other, models.KeyRestoreParameters(value=blob["value"]), NOW)
     )
-    assert foreign.status == 400 and "security domain" in foreign.message
+    assert foreign.status == 400
+    assert "security domain" in foreign.message
 
 
 def test_rotation_needs_a_policy_and_applies_its_expiry(tx: Transaction) -> None:
