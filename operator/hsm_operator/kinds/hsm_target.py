@@ -72,7 +72,8 @@ async def resolve(cluster: ClusterObjects, namespace: str, spec: Any, *, require
 
 # What a not-yet-activated HSM answers on data-plane calls (beyond the security-domain download). The real service's
 # wording varies; the emulator follows it. Matched case-insensitively on the error code and message.
-_NOT_ACTIVATED_MARKERS = ("not activated", "notactivated", "security domain", "securitydomain")
+# "security domain" alone is not a marker: an AccessDenied for `securitydomain/download/action` must stay a 403.
+_NOT_ACTIVATED_MARKERS = ("not activated", "notactivated", "not been activated", "not yet activated", "is not active")
 
 
 def not_activated(code: str | None, message: str | None) -> bool:
