@@ -345,6 +345,9 @@ class HSMKeyStatus(common.ResourceStatus):
     created: datetime | None = Field(default=None, description="When the current version was created.")
     updated: datetime | None = Field(default=None, description="When the current version was last updated.")
     last_rotation_time: datetime | None = Field(default=None, description="When the operator last rotated the key.")
+    last_rotate_request: str | None = Field(
+        default=None, description="The mhsm.dev/rotate annotation value last handled (any new value rotates once)."
+    )
     size_or_curve: str | None = Field(
         default=None, description="Key size in bits or curve name, for the SIZE/CURVE printer column."
     )
