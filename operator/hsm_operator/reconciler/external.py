@@ -36,6 +36,7 @@ from typing import Any, Protocol
 
 from hsm_operator.models.common import DeletionPolicy, DriftPolicy, ManagementAction
 from hsm_operator.reconciler import annotations as annotation_keys
+from hsm_operator.reconciler.conditions import Condition
 
 __all__ = [  # the policy enums live with the CRD models (single source of the schema) and are re-exported here
     "AVAILABLE",
@@ -164,6 +165,7 @@ class Observation:
     identity: str | None = None  # stable external id (ARM id, kid without version, assignment id)
     soft_deleted: bool = False  # exists=False but the name is held by a soft-deleted object
     busy: bool = False  # a long-running operation is in flight: do not create/update/delete now, observe again soon
+    conditions: tuple[Condition, ...] = ()  # kind-specific conditions to record, e.g. HSMSecurityDomain's Activated
 
     @property
     def up_to_date(self) -> bool:

@@ -213,7 +213,7 @@ class Reconciler:
             return _with_events(
                 self._record(
                     resource,
-                    [ready, conditions.reconcile_success()],
+                    [ready, conditions.reconcile_success(), *observation.conditions],
                     extra=status,
                     plan=plan,
                     requeue_after=self.pending_delay,
@@ -255,7 +255,7 @@ class Reconciler:
 
         outcome = self._record(
             resource,
-            [ready, conditions.reconcile_success(), drifted],
+            [ready, conditions.reconcile_success(), drifted, *observation.conditions],
             extra=status,
             drift=drift_record,
             plan=plan,
