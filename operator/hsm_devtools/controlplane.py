@@ -39,10 +39,12 @@ from hsm_devtools import kubectl as kubectl_tools
 STARTUP_TIMEOUT = 60.0  # seconds; 2-core CI runners have needed 30-35 s for kube-apiserver alone (kubernetes#137743)
 SERVICE_CLUSTER_IP_RANGE = "10.0.0.0/24"
 KCM_CONTROLLERS = (
-    "garbage-collector-controller",
-    "namespace-controller",
-    "serviceaccount-controller",
+    "garbage-collector-controller",  # ownerReference cascades
+    "namespace-controller",  # namespaces finish deleting
+    "serviceaccount-controller",  # `default` ServiceAccount in every namespace
     "serviceaccount-token-controller",
+    "root-ca-certificate-publisher-controller",  # `kube-root-ca.crt` ConfigMap, as in every real cluster
+    "clusterrole-aggregation-controller",  # fills admin/edit/view from aggregate-to-* labelled ClusterRoles
 )
 # A port chosen by binding to 0 can be taken by someone else before our child binds it; then we retry with new ports.
 _PORT_CLASH = "address already in use"
@@ -85,6 +87,8 @@ class ControlPlane:
         self.startup_timeout = startup_timeout
         self.kubeconfig_path = self.state_dir / "kubeconfig"
         self.log_dir = self.state_dir / "logs"
+        # Which processes belong to this cluster, for humans and for tests that run the CLI as a subprocess.
+        self.pid_file = self.state_dir / "pids.json"
         self._processes: list[processes.ManagedProcess] = []
         self._pki: pki.ControlPlanePKI | None = None
         self._etcd_data_dir: Path | None = None
@@ -132,6 +136,7 @@ class ControlPlane:
         self._take_state_dir_lock()
         try:
             self._start_with_retries()
+            self.pid_file.write_text(json.dumps(self.pids, indent=2) + "\n")
         except BaseException:
             self.stop()
             raise
@@ -149,7 +154,8 @@ class ControlPlane:
         if self._etcd_data_dir is not None:
             shutil.rmtree(self._etcd_data_dir, ignore_errors=True)
             self._etcd_data_dir = None
-        if self._lock_file is not None:
+        if self._lock_file is not None:  # only the holder of the state dir may touch its files
+            self.pid_file.unlink(missing_ok=True)
             self._lock_file.close()  # closing releases the flock
             self._lock_file = None
         if errors:
@@ -226,13 +232,13 @@ class ControlPlane:
             "etcd",
             [
                 str(bins.etcd),
-                "--name=default",
+                "--name=hsm-devtools",
                 f"--data-dir={self._etcd_data_dir}",
                 f"--listen-client-urls={etcd_url}",
                 f"--advertise-client-urls={etcd_url}",
                 f"--listen-peer-urls={peer_url}",
                 f"--initial-advertise-peer-urls={peer_url}",
-                f"--initial-cluster=default={peer_url}",
+                f"--initial-cluster=hsm-devtools={peer_url}",
                 # Throwaway data: skipping fsync is what makes etcd fast on any disk.
                 "--unsafe-no-fsync=true",
                 "--log-level=warn",
