@@ -1,0 +1,125 @@
+"""Factories for the official async Azure SDK clients, cached for the operator's lifetime and closed on shutdown.
+
+Why this module exists: building an SDK client means a new HTTP session and a new token cache; doing that per
+reconcile would cost a token request per pass and leak sessions. Here each client is built once per
+(subscription) for the management plane, and per (client type, HSM, credential) for the data plane, with the
+endpoint, CA bundle (`connection_verify`) and challenge-resource check taken from `OperatorConfig`. Credentials are
+cached per Secret fingerprint, so a rotated Secret gets a fresh credential (and fresh clients) automatically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from azure.keyvault.administration.aio import KeyVaultAccessControlClient, KeyVaultBackupClient
+from azure.keyvault.keys.aio import KeyClient
+from azure.keyvault.securitydomain.aio import SecurityDomainClient
+from azure.mgmt.keyvault.aio import KeyVaultManagementClient
+from azure.mgmt.resource.resources.aio import ResourceManagementClient
+
+from hsm_operator.azure import credentials
+from hsm_operator.settings import ARM_SCOPE, OperatorConfig
+
+logger = logging.getLogger(__name__)
+
+_DATA_CLIENTS: dict[str, type[Any]] = {
+    "keys": KeyClient,
+    "access_control": KeyVaultAccessControlClient,
+    "backup": KeyVaultBackupClient,
+    "security_domain": SecurityDomainClient,
+}
+
+
+class AzureClients:
+    """The operator-wide cache of credentials and SDK clients."""
+
+    def __init__(self, config: OperatorConfig) -> None:
+        self.config = config
+        self._management_credential: Any = None
+        self._management: dict[tuple[str, str], Any] = {}
+        self._credentials: dict[str, Any] = {}
+        self._data: dict[tuple[str, str, int], Any] = {}
+
+    # -- management plane -------------------------------------------------------------------------------------------
+
+    def _arm_options(self) -> dict[str, Any]:
+        return {
+            "base_url": self.config.arm_endpoint,
+            "credential_scopes": [ARM_SCOPE],
+            "connection_verify": self.config.connection_verify,
+        }
+
+    def _arm_credential(self) -> Any:
+        if self._management_credential is None:
+            self._management_credential = credentials.management_credential(self.config)
+        return self._management_credential
+
+    def keyvault_management(self, subscription_id: str) -> KeyVaultManagementClient:
+        key = ("keyvault", subscription_id)
+        if key not in self._management:
+            self._management[key] = KeyVaultManagementClient(
+                self._arm_credential(), subscription_id, **self._arm_options()
+            )
+        client: KeyVaultManagementClient = self._management[key]
+        return client
+
+    def resource_management(self, subscription_id: str) -> ResourceManagementClient:
+        """For resource moves (`moveResources`) between resource groups."""
+        key = ("resources", subscription_id)
+        if key not in self._management:
+            self._management[key] = ResourceManagementClient(
+                self._arm_credential(), subscription_id, **self._arm_options()
+            )
+        client: ResourceManagementClient = self._management[key]
+        return client
+
+    # -- data plane -------------------------------------------------------------------------------------------------
+
+    def data_credential(self, secret: credentials.ServicePrincipalSecret) -> Any:
+        """One credential (and token cache) per distinct service principal secret."""
+        fingerprint = secret.fingerprint
+        if fingerprint not in self._credentials:
+            self._credentials[fingerprint] = credentials.service_principal_credential(secret, self.config)
+        return self._credentials[fingerprint]
+
+    def _data_client(self, kind: str, hsm_uri: str, credential: Any) -> Any:
+        # The credential objects are themselves cached, so their identity is a stable part of the key.
+        key = (kind, hsm_uri.rstrip("/").lower(), id(credential))
+        if key not in self._data:
+            self._data[key] = _DATA_CLIENTS[kind](
+                hsm_uri,
+                credential,
+                verify_challenge_resource=self.config.verify_challenge_resource,
+                connection_verify=self.config.connection_verify,
+            )
+        return self._data[key]
+
+    def key_client(self, hsm_uri: str, credential: Any) -> Any:
+        return self._data_client("keys", hsm_uri, credential)
+
+    def access_control_client(self, hsm_uri: str, credential: Any) -> Any:
+        return self._data_client("access_control", hsm_uri, credential)
+
+    def backup_client(self, hsm_uri: str, credential: Any) -> Any:
+        return self._data_client("backup", hsm_uri, credential)
+
+    def security_domain_client(self, hsm_uri: str, credential: Any) -> Any:
+        return self._data_client("security_domain", hsm_uri, credential)
+
+    # -- lifecycle --------------------------------------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Close every client and credential (their aiohttp sessions); called from kopf's cleanup handler."""
+        closables = [*self._management.values(), *self._data.values(), *self._credentials.values()]
+        if self._management_credential is not None:
+            closables.append(self._management_credential)
+        self._management.clear()
+        self._data.clear()
+        self._credentials.clear()
+        self._management_credential = None
+        for closable in closables:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(closable.close(), timeout=5)
