@@ -1,0 +1,82 @@
+# managed-hsm-operator: the two commands that matter are `make run` and `make test` (see README.md).
+# Everything else is a step of those two, usable on its own.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+# Reinstall only when the dependency list changed.
+VENV_STAMP := $(VENV)/.installed-from-pyproject
+
+# Whole-suite guards, so a hung apiserver or test cannot eat the CI budget (pytest-timeout also bounds each test).
+SESSION_TIMEOUT ?= 2400
+HARD_TIMEOUT ?= 45m
+PYTEST_ARGS ?=
+PYTEST := timeout --signal=TERM --kill-after=60 $(HARD_TIMEOUT) $(BIN)/pytest -ra --durations=15 \
+	--session-timeout=$(SESSION_TIMEOUT)
+
+.PHONY: help venv controlplane lint test test-unit test-integration test-e2e cluster run crds clean distclean
+
+help:
+	@echo "make run               start control plane (+ emulator and operator as they land) under .run/, Ctrl-C stops"
+	@echo "make test              venv + control plane + lint + the whole test suite"
+	@echo "make test-unit         unit tests only (no processes)"
+	@echo "make test-integration  integration tests (real kube-apiserver, emulator)"
+	@echo "make lint              ruff check, ruff format --check, mypy --strict, lint-imports"
+	@echo "make cluster           only the local control plane (state in .run/cluster)"
+	@echo "make controlplane      build the control-plane binaries once (or use \$$KUBEBUILDER_ASSETS)"
+	@echo "make crds              regenerate crds/ from the pydantic models"
+	@echo "make clean|distclean   remove .run and caches | also .venv"
+
+venv: $(VENV_STAMP)
+
+$(VENV_STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "error: $(PYTHON) is Python < 3.11; set PYTHON=python3.11 (or newer)" >&2; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+controlplane: venv
+	@$(PY) -m hsm_devtools.binaries
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+# Lint and tests both run even if one fails, then one summary line says what failed; exit status is non-zero if any
+# did. The fixtures stop every process they start (also on failures, SIGTERM and timeouts).
+test: venv controlplane
+	@lint=0; $(MAKE) --no-print-directory lint || lint=$$?; \
+	tests=0; $(PYTEST) $(PYTEST_ARGS) || tests=$$?; \
+	verdict() { if [ "$$1" = 0 ]; then echo passed; else echo "FAILED (exit $$1)"; fi; }; \
+	echo "================ make test: lint $$(verdict $$lint); tests $$(verdict $$tests) ================"; \
+	[ $$lint = 0 ] && [ $$tests = 0 ]
+
+test-unit: venv
+	$(PYTEST) -m "not integration and not e2e" tests/unit $(PYTEST_ARGS)
+
+test-integration: venv controlplane
+	$(PYTEST) tests/integration $(PYTEST_ARGS)
+
+test-e2e: venv controlplane
+	@if [ -d tests/e2e ]; then $(PYTEST) tests/e2e $(PYTEST_ARGS); else echo "no tests/e2e yet"; fi
+
+cluster: venv controlplane
+	$(PY) -m hsm_devtools.controlplane up --state-dir .run/cluster
+
+run: venv controlplane
+	$(PY) -m hsm_devtools.run --run-dir .run
+
+crds: venv
+	$(PY) -m hsm_operator.crdgen
+
+# The control-plane binaries live outside the repo (~/.cache/managed-hsm-operator) and are kept.
+clean:
+	rm -rf .run .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)
