@@ -22,7 +22,9 @@ fi
 
 CACHE_ROOT="${XDG_CACHE_HOME:-$HOME/.cache}/managed-hsm-operator"
 BIN_DIR="${CACHE_ROOT}/bin/k8s-${K8S_VERSION}-etcd-${ETCD_VERSION}-helm-${HELM_VERSION}"
-STAMP="${BIN_DIR}/.complete"
+# Bump RECIPE when the build recipe changes: binaries already built are kept, missing markers rebuild the rest.
+RECIPE=2
+STAMP="${BIN_DIR}/.complete-r${RECIPE}"
 if [[ -f "${STAMP}" ]]; then
   echo "${BIN_DIR}"
   exit 0
@@ -91,9 +93,16 @@ if [[ ! -x "${BIN_DIR}/etcd" ]]; then
   (cd "${etcd_mod}" && go mod tidy >&2 && go build -trimpath -ldflags "-s -w" -o "${BIN_DIR}/etcd" go.etcd.io/etcd/server/v3)
 fi
 
-if [[ ! -x "${BIN_DIR}/helm" ]]; then
+# helm's default "cluster" version for `helm template`/`lint` comes from ldflags (its Makefile sets them from the
+# client-go it vendors); without them it claims Kubernetes v1.20 and rejects charts with a newer kubeVersion.
+if [[ ! -x "${BIN_DIR}/helm" || ! -f "${BIN_DIR}/.helm-ldflags" ]]; then
   log "installing helm ${HELM_VERSION}"
-  GOBIN="${BIN_DIR}" GOFLAGS="-buildvcs=false" go install -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}" "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}" >&2
+  hl="-s -w -X helm.sh/helm/v3/internal/version.version=${HELM_VERSION}"
+  for pkg in helm.sh/helm/v3/pkg/chartutil helm.sh/helm/v3/pkg/lint/rules; do
+    hl+=" -X ${pkg}.k8sVersionMajor=1 -X ${pkg}.k8sVersionMinor=${minor}"
+  done
+  GOBIN="${BIN_DIR}" GOFLAGS="-buildvcs=false" go install -trimpath -ldflags "${hl}" "helm.sh/helm/v3/cmd/helm@${HELM_VERSION}" >&2
+  touch "${BIN_DIR}/.helm-ldflags"
 fi
 
 touch "${STAMP}"
