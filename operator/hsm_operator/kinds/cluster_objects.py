@@ -26,6 +26,7 @@ GROUP = "mhsm.dev"
 VERSION = "v1alpha1"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "managed-hsm-operator"
+RESERVED_FOR_ANNOTATION = "mhsm.dev/reserved-for"  # uid of the CR that will fill a Secret it created empty
 
 
 def _api_failure(error: ApiException, what: str) -> errors.ReconcileError:
@@ -91,39 +92,43 @@ class ClusterObjects:
 
     # -- writes ----------------------------------------------------------------------------------------------------
 
-    async def create_secret_once(
-        self,
-        namespace: str,
-        name: str,
-        data: Mapping[str, bytes],
-        *,
-        owner: k8s.V1OwnerReference | None = None,
-    ) -> bool:
-        """Create the Secret; True if created, False if an identical one is already there.
+    async def reserve_secret(self, namespace: str, name: str, *, holder: str) -> dict[str, bytes]:
+        """Claim the Secret name for `holder` before producing data that could not be produced twice.
 
-        Never overwrites: a Secret of that name with different content (say, the security domain of another HSM)
-        is a `Conflict`, because losing it could make an HSM unrecoverable.
+        Creates an empty Secret annotated with the holder (the CR's uid) or finds our own earlier reservation, and
+        returns its current data. A Secret of that name that is somebody else's is a `Conflict`, never touched.
         """
+        what = f"Secret {namespace}/{name}"
         body = k8s.V1Secret(
             metadata=k8s.V1ObjectMeta(
                 name=name,
                 namespace=namespace,
                 labels={MANAGED_BY_LABEL: MANAGED_BY},
-                owner_references=[owner] if owner else None,
+                annotations={RESERVED_FOR_ANNOTATION: holder},
             ),
             type="Opaque",
-            data={key: base64.b64encode(value).decode("ascii") for key, value in data.items()},
         )
         try:
             await self._core.create_namespaced_secret(namespace, body)
-            return True
+            return {}
         except ApiException as error:
             if error.status != 409:
-                raise _api_failure(error, f"Secret {namespace}/{name}") from None
-        existing = await self.secret_data(namespace, name)
-        if existing is not None and all(existing.get(key) == value for key, value in data.items()):
-            return False
-        raise errors.Conflict(f"Secret {namespace}/{name} already exists with other content; it is never overwritten")
+                raise _api_failure(error, what) from None
+        try:
+            existing = await self._core.read_namespaced_secret(name, namespace)
+        except ApiException as error:
+            raise _api_failure(error, what) from None
+        if (existing.metadata.annotations or {}).get(RESERVED_FOR_ANNOTATION) != holder:
+            raise errors.Conflict(f"{what} already exists and was not created for this object; it is never overwritten")
+        return {key: base64.b64decode(value) for key, value in (existing.data or {}).items()}
+
+    async def fill_reserved_secret(self, namespace: str, name: str, data: Mapping[str, bytes]) -> None:
+        """Add `data` to a Secret reserved with `reserve_secret` (a merge patch: nothing else is replaced)."""
+        patch = {"data": {key: base64.b64encode(value).decode("ascii") for key, value in data.items()}}
+        try:
+            await self._core.patch_namespaced_secret(name, namespace, patch)
+        except ApiException as error:
+            raise _api_failure(error, f"Secret {namespace}/{name}") from None
 
     async def secret_data(self, namespace: str, name: str) -> dict[str, bytes] | None:
         try:

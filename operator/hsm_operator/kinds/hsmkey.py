@@ -29,6 +29,7 @@ from typing import Any
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.keyvault.keys import KeyReleasePolicy, KeyRotationLifetimeAction, KeyRotationPolicy
 
+from hsm_operator.kinds import KindSpec, Plane
 from hsm_operator.kinds.cluster_objects import owner_reference
 from hsm_operator.kinds.dataplane import DataPlane, DataPlaneConnector, DataPlaneRuntime, waiting_if_not_activated
 from hsm_operator.kinds.hsmkey_state import (
@@ -43,6 +44,7 @@ from hsm_operator.kinds.hsmkey_state import (
     shape_mismatches,
 )
 from hsm_operator.kinds.public_key_export import PublicKeyMaterial, configmap_data, has_public_half
+from hsm_operator.models import registry
 from hsm_operator.models.hsmkey import HSMKeySpec
 from hsm_operator.reconciler import annotations as annotation_keys
 from hsm_operator.reconciler import errors
@@ -59,7 +61,7 @@ from hsm_operator.reconciler.external import (
 
 logger = logging.getLogger(__name__)
 
-KIND = "HSMKey"
+KIND_NAME = "HSMKey"
 PLURAL = "hsmkeys"
 IDENTITY_FIELD = "keyUri"
 ROTATE_PATH = f"annotations[{annotation_keys.ROTATE}]"
@@ -239,7 +241,7 @@ class KeyClientAdapter:
             resource.namespace,
             target.config_map_name,
             configmap_data(public_key_material(key)),
-            owner=owner_reference(KIND, resource.name, resource.uid),
+            owner=owner_reference(KIND_NAME, resource.name, resource.uid),
         )
 
     async def observe(self, resource: ManagedResource) -> Observation:
@@ -408,3 +410,11 @@ class KeyClientAdapter:
 
 def connector(runtime: DataPlaneRuntime) -> DataPlaneConnector:
     return DataPlaneConnector(runtime, KeyClientAdapter)
+
+
+KIND = KindSpec(
+    resource=registry.BY_KIND[KIND_NAME],
+    plane=Plane.DATA,
+    connector=connector,
+    identity_field=IDENTITY_FIELD,
+)

@@ -21,9 +21,11 @@ from typing import Any
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
+from hsm_operator.kinds import KindSpec, Plane
 from hsm_operator.kinds.dataplane import DataPlane, DataPlaneConnector, DataPlaneRuntime, waiting_if_not_activated
 from hsm_operator.kinds.deterministic_names import role_assignment_name
 from hsm_operator.kinds.role_definition_state import role_definition_id, same_role
+from hsm_operator.models import registry
 from hsm_operator.models.hsmroleassignment import HSMRoleAssignmentSpec
 from hsm_operator.reconciler import errors
 from hsm_operator.reconciler.external import (
@@ -37,7 +39,7 @@ from hsm_operator.reconciler.external import (
     Update,
 )
 
-KIND = "HSMRoleAssignment"
+KIND_NAME = "HSMRoleAssignment"
 PLURAL = "hsmroleassignments"
 KEY_PLURAL = "hsmkeys"
 ROLE_DEFINITION_PLURAL = "hsmroledefinitions"
@@ -216,3 +218,11 @@ class RoleAssignmentClient:
 
 def connector(runtime: DataPlaneRuntime) -> DataPlaneConnector:
     return DataPlaneConnector(runtime, RoleAssignmentClient)
+
+
+KIND = KindSpec(
+    resource=registry.BY_KIND[KIND_NAME],
+    plane=Plane.DATA,
+    connector=connector,
+    identity_field=IDENTITY_FIELD,
+)

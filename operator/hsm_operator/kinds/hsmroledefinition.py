@@ -17,6 +17,7 @@ from typing import Any
 from azure.core.exceptions import ResourceNotFoundError
 from azure.keyvault.administration import KeyVaultPermission
 
+from hsm_operator.kinds import KindSpec, Plane
 from hsm_operator.kinds.dataplane import DataPlane, DataPlaneConnector, DataPlaneRuntime, waiting_if_not_activated
 from hsm_operator.kinds.deterministic_names import role_definition_name
 from hsm_operator.kinds.role_definition_state import (
@@ -28,6 +29,7 @@ from hsm_operator.kinds.role_definition_state import (
     role_definition_id,
     same_role,
 )
+from hsm_operator.models import registry
 from hsm_operator.models.hsmroledefinition import HSMRoleDefinitionSpec
 from hsm_operator.reconciler import errors
 from hsm_operator.reconciler.external import (
@@ -40,7 +42,7 @@ from hsm_operator.reconciler.external import (
     Update,
 )
 
-KIND = "HSMRoleDefinition"
+KIND_NAME = "HSMRoleDefinition"
 PLURAL = "hsmroledefinitions"
 ASSIGNMENT_PLURAL = "hsmroleassignments"
 ROLE_SCOPE = "/"  # Managed HSM keeps role definitions at `/` only
@@ -163,3 +165,11 @@ class RoleDefinitionClient:
 
 def connector(runtime: DataPlaneRuntime) -> DataPlaneConnector:
     return DataPlaneConnector(runtime, RoleDefinitionClient)
+
+
+KIND = KindSpec(
+    resource=registry.BY_KIND[KIND_NAME],
+    plane=Plane.DATA,
+    connector=connector,
+    identity_field=IDENTITY_FIELD,
+)
