@@ -348,6 +348,4 @@ class HSMKeyStatus(common.ResourceStatus):
     last_rotate_request: str | None = Field(
         default=None, description="The mhsm.dev/rotate annotation value last handled (any new value rotates once)."
     )
-    size_or_curve: str | None = Field(
-        default=None, description="Key size in bits or curve name, for the SIZE/CURVE printer column."
-    )
+    size_or_curve: str | None = Field(default=None, description="Key size in bits or curve name of the observed key.")

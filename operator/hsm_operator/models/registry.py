@@ -109,7 +109,8 @@ KINDS: tuple[CustomResourceKind, ...] = (
             READY,
             SYNCED,
             PrinterColumn("KTY", ".spec.kty", description="Key type."),
-            PrinterColumn("SIZE/CURVE", ".status.sizeOrCurve", description="Key size in bits or curve."),
+            # A JSONPath union: keySize for RSA/oct keys, curve for EC keys (only one is ever set).
+            PrinterColumn("SIZE/CURVE", ".spec['keySize','curve']", description="Key size in bits, or curve."),
             PrinterColumn("VERSION", ".status.currentVersion", description="Current key version."),
             PrinterColumn("ENABLED", ".spec.attributes.enabled", type="boolean", description="Whether usable."),
             AGE,
@@ -140,8 +141,13 @@ KINDS: tuple[CustomResourceKind, ...] = (
         columns=(
             READY,
             SYNCED,
-            PrinterColumn("ROLE", ".status.resolvedRoleName", description="Name of the assigned role."),
-            PrinterColumn("SCOPE", ".status.resolvedScope", description="Scope of the assignment."),
+            # JSONPath unions over the mutually exclusive spec fields, so the columns are filled before any reconcile.
+            PrinterColumn(
+                "ROLE",
+                ".spec['roleName','roleDefinitionId','roleDefinitionRef.name']",
+                description="Role name, role definition id, or the referenced HSMRoleDefinition.",
+            ),
+            PrinterColumn("SCOPE", ".spec['scope','keyRef.name']", description="Scope, or the referenced HSMKey."),
             PrinterColumn("PRINCIPAL", ".spec.principalId", description="Object id of the principal."),
             AGE,
         ),
