@@ -178,7 +178,7 @@ def key_status(key: Any, *, version_count: int | None) -> dict[str, Any]:
         "keyId": key.id,
         "keyUri": f"{properties.vault_url.rstrip('/')}/keys/{properties.name}",
         "currentVersion": properties.version,
-        "recoveryLevel": properties.recovery_level,
+        "recoveryLevel": _text(properties.recovery_level),
         "created": _rfc3339(properties.created_on),
         "updated": _rfc3339(properties.updated_on),
         "sizeOrCurve": shape.curve or (str(shape.size) if shape.size else None),

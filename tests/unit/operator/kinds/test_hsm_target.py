@@ -54,7 +54,11 @@ def test_waiting_is_paced_not_stormy() -> None:
         ("Forbidden", "The Managed HSM is not activated. Download the security domain first.", True),
         ("BadParameter", "HSM NotActivated", True),
         ("Forbidden", "Caller is not authorized to perform action on resource", False),
-        ("AccessDenied", "Not authorized to access Microsoft.KeyVault/managedHsm/securitydomain/download/action", False),
+        (
+            "AccessDenied",
+            "Not authorized to access Microsoft.KeyVault/managedHsm/securitydomain/download/action",
+            False,
+        ),
         (None, None, False),
     ],
 )
