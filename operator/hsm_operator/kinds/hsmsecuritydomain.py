@@ -66,8 +66,12 @@ class SecurityDomainClientAdapter:
         self._dataplane = dataplane
         self._spec: Spec = resource.spec
 
-    async def _download_finished(self) -> bool | None:
-        """What the data plane says about a download: True done, False not (yet), None still in progress."""
+    async def _download_finished(self) -> bool:
+        """Whether the data plane reports a completed download (`Success`), i.e. the HSM is active.
+
+        Anything else counts as "not activated": a fresh HSM answers `InProgress` (or an error) before any download,
+        and this kind never leaves a download of its own in flight between passes (`create` waits for `Success`).
+        """
         client = self._dataplane.security_domain()
         try:
             status = await client.get_download_status()
@@ -77,27 +81,16 @@ class SecurityDomainClientAdapter:
             if error.status_code in (400, 409):
                 return False  # no download was ever started on this HSM
             raise
-        state = str(getattr(status, "status", "") or "").lower()
-        if state in ("success", "succeeded"):
-            return True
-        if state == "inprogress":
-            return None
-        return False
+        return str(getattr(status, "status", "") or "").lower() in ("success", "succeeded")
 
     async def observe(self, resource: ManagedResource) -> Observation:
         target = self._dataplane.target
-        if target.active:
-            finished: bool | None = True
-        else:
-            # The ManagedHSM's status may lag behind (the management controller polls); the data plane knows.
-            finished = await self._download_finished()
-        if finished is None:
-            return Observation(
-                exists=True, busy=True, status={IDENTITY_FIELD: target.activation_status or NOT_ACTIVATED}
-            )
-        if not finished:
+        # The ManagedHSM's status may lag behind (the management controller polls); the data plane knows.
+        active = target.active is True or await self._download_finished()
+        if not active:
             return Observation(exists=False, status={IDENTITY_FIELD: target.activation_status or NOT_ACTIVATED})
-        downloaded_here = resource.status.get(IDENTITY_FIELD) == ACTIVE
+        stored = await self._dataplane.cluster.secret_data(resource.namespace, self._spec.output_secret_ref.name)
+        downloaded_here = stored is not None and SECURITY_DOMAIN_SECRET_KEY in stored
         message = (
             f"security domain stored in Secret {self._spec.output_secret_ref.name}"
             if downloaded_here
