@@ -70,8 +70,10 @@ cluster: venv controlplane
 run: venv controlplane
 	$(PY) -m hsm_devtools.run --run-dir .run
 
+# The chart serves exact copies of crds/ (tests/e2e/test_chart.py checks they match).
 crds: venv
-	$(PY) -m hsm_operator.crdgen
+	$(PY) -m hsm_operator.crdgen --output crds
+	$(PY) -m hsm_operator.crdgen --output charts/managed-hsm-operator/files/crds
 
 # The control-plane binaries live outside the repo (~/.cache/managed-hsm-operator) and are kept.
 clean:
