@@ -156,6 +156,7 @@ class ControlPlane:
             self._etcd_data_dir = None
         if self._lock_file is not None:  # only the holder of the state dir may touch its files
             self.pid_file.unlink(missing_ok=True)
+            self._etcd_data_record.unlink(missing_ok=True)
             self._lock_file.close()  # closing releases the flock
             self._lock_file = None
         if errors:
@@ -194,7 +195,23 @@ class ControlPlane:
             raise ControlPlaneError(f"another control plane is running with state dir {self.state_dir}") from None
         self._lock_file = lock_file
 
+    @property
+    def _etcd_data_record(self) -> Path:
+        return self.state_dir / "etcd-data-dir"
+
+    def _remove_stale_etcd_data(self) -> None:
+        # A run killed with SIGKILL cannot remove etcd's tmpfs directory (the kernel still stops its processes). We
+        # hold the state dir's lock, so no live plane uses the directory recorded there: free the memory now.
+        try:
+            stale = Path(self._etcd_data_record.read_text().strip())
+        except OSError:
+            return
+        if stale.name.startswith(("hsm-devtools-etcd-", "etcd-")):
+            shutil.rmtree(stale, ignore_errors=True)
+        self._etcd_data_record.unlink(missing_ok=True)
+
     def _start_with_retries(self) -> None:
+        self._remove_stale_etcd_data()
         bins = self.executables  # resolve (and maybe build) before any process starts
         self._pki = pki.generate_pki(self.state_dir / "pki")
         for attempt in range(1, _START_ATTEMPTS + 1):
@@ -227,6 +244,7 @@ class ControlPlane:
             self._etcd_data_dir = Path(tempfile.mkdtemp(prefix="hsm-devtools-etcd-", dir=parent))
         else:
             self._etcd_data_dir = Path(tempfile.mkdtemp(prefix="etcd-", dir=self.state_dir))
+        self._etcd_data_record.write_text(f"{self._etcd_data_dir}\n")
 
         etcd = self._spawn(
             "etcd",

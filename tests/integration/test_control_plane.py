@@ -204,22 +204,27 @@ def test_failed_start_stops_what_it_already_started(tmp_path: Path) -> None:
         plane.start()
 
 
-def test_cli_up_applies_crds_and_stops_on_sigterm(tmp_path: Path) -> None:
-    crd_dir = tmp_path / "crds"
-    crd_dir.mkdir()
-    (crd_dir / "widgets.yaml").write_text(_TINY_CRD)
-    state = tmp_path / "state"
-    output = tmp_path / "cli.out"
+def _start_cli(state: Path, crd_dir: Path, output: Path) -> subprocess.Popen[bytes]:
     with output.open("w") as sink:
         cli = subprocess.Popen(
             [sys.executable, "-m", "hsm_devtools.controlplane", "up", f"--state-dir={state}", f"--crds={crd_dir}"],
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
+    _eventually(lambda: "running" in output.read_text() or cli.poll() is not None, "the CLI to come up")
+    assert cli.poll() is None, output.read_text()
+    return cli
+
+
+def test_cli_up_applies_crds_and_stops_on_sigterm(tmp_path: Path) -> None:
+    crd_dir = tmp_path / "crds"
+    crd_dir.mkdir()
+    (crd_dir / "widgets.yaml").write_text(_TINY_CRD)
+    state = tmp_path / "state"
+    output = tmp_path / "cli.out"
+    cli = _start_cli(state, crd_dir, output)
     try:
-        _eventually(lambda: "running" in output.read_text() or cli.poll() is not None, "the CLI to come up")
         banner = output.read_text()
-        assert cli.poll() is None, banner
         assert re.search(r"kube-apiserver v1\.34\.\d+ at https://127\.0\.0\.1:\d+", banner), banner
         assert "customresourcedefinition.apiextensions.k8s.io/widgets.devtools.test" in banner
         assert f"KUBECONFIG={state.resolve() / 'kubeconfig'} " in banner
@@ -236,3 +241,20 @@ def test_cli_up_applies_crds_and_stops_on_sigterm(tmp_path: Path) -> None:
     assert exit_code == 0, output.read_text()
     assert not any(_alive(pid) for pid in pids.values())
     assert not (state / "pids.json").exists()
+
+
+def test_killed_cli_takes_its_processes_along_and_the_next_start_frees_etcd_data(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    cli = _start_cli(state, tmp_path / "no-crds", tmp_path / "cli.out")
+    pids = json.loads((state / "pids.json").read_text())
+    data_dir = Path((state / "etcd-data-dir").read_text().strip())
+    assert data_dir.is_dir()
+
+    cli.kill()  # SIGKILL: no handler runs; only the kernel's parent-death signal can stop the children
+    cli.wait(timeout=10)
+    _eventually(lambda: not any(_alive(pid) for pid in pids.values()), "the orphaned processes to exit", timeout=30)
+    assert data_dir.is_dir()  # nobody could clean up tmpfs...
+
+    with controlplane.ControlPlane(state):  # ...until the next plane in the same state dir
+        assert not data_dir.exists()
+    assert not (state / "etcd-data-dir").exists()
