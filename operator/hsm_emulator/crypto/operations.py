@@ -60,10 +60,10 @@ def encrypt(
         return EncryptResult(ciphertext, iv=nonce, tag=tag, aad=aad)
     _check_cbc_input(alg, iv, aad, tag=None)
     assert iv is not None
-    if spec.mode == "CBC" and len(plaintext) % primitives.AES_BLOCK_BYTES:
+    if spec.mode == "CBC" and (not plaintext or len(plaintext) % primitives.AES_BLOCK_BYTES):
         raise bad_parameter(
-            f"The plaintext length ({len(plaintext)} bytes) must be a multiple of 16 for {alg}, which does not pad; "
-            f"use A{spec.key_bits}CBCPAD for data of any length."
+            f"The plaintext length ({len(plaintext)} bytes) must be a non-zero multiple of 16 for {alg}, which does "
+            f"not pad; use A{spec.key_bits}CBCPAD for data of any length."
         )
     return EncryptResult(primitives.aes_cbc_encrypt(secret, iv, plaintext, pkcs7=spec.mode == "CBCPAD"), iv=iv)
 
