@@ -130,20 +130,26 @@ def field_path(location: Sequence[int | str]) -> str:
     return path
 
 
-def derive_data_key(domain_key: bytes, tag: str) -> bytes:
-    """SP 800-108 counter-mode KDF with HMAC-SHA512 (label = tag, empty context), as the real domain's sp108_kdf."""
+def sp800_108(key: bytes, label: bytes, context: bytes, length: int) -> bytes:
+    """NIST SP 800-108 KDF in counter mode with HMAC-SHA512: PRF(key, [i]32 || label || 0x00 || context || [L]32),
+    the construction the real security domain names ``sp108_kdf`` (checked against the Azure CLI's test vector)."""
     kdf = KBKDFHMAC(
         algorithm=hashes.SHA512(),
         mode=Mode.CounterMode,
-        length=32,
+        length=length,
         rlen=4,
         llen=4,
         location=CounterLocation.BeforeFixed,
-        label=tag.encode("utf-8"),
-        context=b"",
+        label=label,
+        context=context,
         fixed=None,
     )
-    return kdf.derive(domain_key)
+    return kdf.derive(key)
+
+
+def derive_data_key(domain_key: bytes, tag: str) -> bytes:
+    """The 256-bit key of one EncData entry: sp108_kdf with label = the entry's tag and an empty context."""
+    return sp800_108(domain_key, tag.encode("utf-8"), b"", 32)
 
 
 def master_key_fingerprint(master_key: bytes) -> str:
