@@ -211,7 +211,7 @@ def test_rotation_policy_and_rotate(active_hsm: ActiveHsm) -> None:
 
 def test_exportable_keys_need_a_release_policy(active_hsm: ActiveHsm) -> None:
     client = active_hsm.keys()
-    with pytest.raises(HttpResponseError, match="AKV.SKR.1004"):
+    with pytest.raises(HttpResponseError, match=r"AKV\.SKR\.1004"):
         client.create_rsa_key("it-export", size=2048, exportable=True)
     policy = KeyReleasePolicy(
         b'{"version":"1.0.0","anyOf":[{"authority":"https://a.test","allOf":[{"claim":"c","equals":"v"}]}]}'
