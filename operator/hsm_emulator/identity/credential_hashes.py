@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import secrets
 
-_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
+_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**12, 8, 1
 
 
 def _b64(data: bytes) -> str:
