@@ -32,7 +32,7 @@ DELETE = "Microsoft.KeyVault/managedHSMs/delete"
 DELETED_LIST = "Microsoft.KeyVault/deletedManagedHsms/read"
 DELETED_READ = "Microsoft.KeyVault/locations/deletedManagedHsms/read"
 PURGE = "Microsoft.KeyVault/locations/deletedManagedHsms/purge/action"
-CHECK_NAME = "Microsoft.KeyVault/checkMhsmNameAvailability/action"
+CHECK_NAME = "Microsoft.KeyVault/checkMhsmNameAvailability/read"
 DEFAULT_PAGE = 100
 
 _SUB = r"/subscriptions/(?P<subscription>[^/]+)"

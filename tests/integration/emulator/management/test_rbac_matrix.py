@@ -103,7 +103,8 @@ async def _purge(client: KeyVaultManagementClient, arm: ArmEmulator) -> None:
 
 
 async def _list_deleted(client: KeyVaultManagementClient, arm: ArmEmulator) -> None:
-    assert [hsm.name async for hsm in client.managed_hsms.list_deleted()] is not None
+    deleted = [hsm.name async for hsm in client.managed_hsms.list_deleted()]
+    assert all(isinstance(name, str) for name in deleted)
 
 
 OPERATIONS: dict[str, Callable[[KeyVaultManagementClient, ArmEmulator], Awaitable[None]]] = {
