@@ -81,6 +81,15 @@ def build_registry(kinds: Sequence[KindSpec], config: OperatorConfig, *, peering
     registry = kopf.OperatorRegistry()
     process = _Process()
 
+    @kopf.on.login(registry=registry)
+    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+        # A custom registry does not get kopf's default login handlers: in a Pod use the service account,
+        # elsewhere $KUBECONFIG (or ~/.kube/config).
+        info: kopf.ConnectionInfo | None = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(
+            **kwargs
+        )
+        return info
+
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         configure_kopf(settings, peering=peering)
