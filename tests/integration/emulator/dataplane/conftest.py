@@ -45,6 +45,9 @@ PRINCIPALS = (
     "global-admin",
     "group-member",
     "policy-admin",
+    "scoped-user",
+    "custom-user",
+    "disabled-later",
 )
 GROUP = str(uuid.uuid5(NAMESPACE, "group:crypto-users"))
 OWNER_ROLE = "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"
