@@ -40,20 +40,24 @@ $(VENV_STAMP): pyproject.toml
 controlplane: venv
 	@$(PY) -m hsm_devtools.binaries
 
+# Every linter runs even when an earlier one fails, so one pass shows all problems.
 lint: venv
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy
-	$(BIN)/lint-imports
+	@status=0; \
+	for step in "ruff check ." "ruff format --check ." "mypy" "lint-imports"; do \
+		echo "--- $$step"; $(BIN)/$$step || { status=1; echo "--- $$step: FAILED"; }; \
+	done; exit $$status
 
-# Lint and tests both run even if one fails, then one summary line says what failed; exit status is non-zero if any
-# did. The fixtures stop every process they start (also on failures, SIGTERM and timeouts).
+# Lint and tests both run even if one fails; one summary line says what failed; the exit status is non-zero if any
+# did. The fixtures stop every process they start (also on failures, SIGTERM and timeouts); afterwards
+# hsm_devtools.leaks finds any process still carrying this run's random marker, names it (a fixture bug) and stops it.
 test: venv controlplane
 	@lint=0; $(MAKE) --no-print-directory lint || lint=$$?; \
-	tests=0; $(PYTEST) $(PYTEST_ARGS) || tests=$$?; \
+	run_id=$$($(PY) -c 'import uuid; print(uuid.uuid4().hex)'); \
+	tests=0; HSM_DEVTOOLS_RUN_ID=$$run_id $(PYTEST) $(PYTEST_ARGS) || tests=$$?; \
+	leaks=0; $(PY) -m hsm_devtools.leaks $$run_id || leaks=$$?; \
 	verdict() { if [ "$$1" = 0 ]; then echo passed; else echo "FAILED (exit $$1)"; fi; }; \
-	echo "================ make test: lint $$(verdict $$lint); tests $$(verdict $$tests) ================"; \
-	[ $$lint = 0 ] && [ $$tests = 0 ]
+	echo "==== make test: lint $$(verdict $$lint); tests $$(verdict $$tests); no leftover processes $$(verdict $$leaks) ===="; \
+	[ $$lint = 0 ] && [ $$tests = 0 ] && [ $$leaks = 0 ]
 
 test-unit: venv
 	$(PYTEST) -m "not integration and not e2e" tests/unit $(PYTEST_ARGS)
