@@ -175,13 +175,21 @@ class ManagedResourceSpec(CrdModel):
             "spec.managementPolicies: '*' cannot be combined with other actions",
             field_path=".managementPolicies",
         ),
+        # Every reconcile starts by observing; creating or deleting blind would not be idempotent.
+        base.cel(
+            "!has(self.managementPolicies) || size(self.managementPolicies) == 0"
+            " || '*' in self.managementPolicies || 'Observe' in self.managementPolicies",
+            "spec.managementPolicies must include Observe (or be ['*'], or [] to pause)",
+            field_path=".managementPolicies",
+        ),
     )
 
     management_policies: ManagementPolicies = Field(
         default=[ManagementAction.ALL],
         description=(
             "What the operator may do to the external object: '*' (everything, the default) or a subset of "
-            "Observe, Create, Update, Delete, LateInitialize. ['Observe'] adopts and reports but never writes."
+            "Observe, Create, Update, Delete, LateInitialize that includes Observe. ['Observe'] adopts and reports "
+            "but never writes; [] pauses reconciliation."
         ),
         json_schema_extra={"x-kubernetes-list-type": "set"},
     )
@@ -200,6 +208,8 @@ class ManagedResourceSpec(CrdModel):
             raise ValueError("spec.managementPolicies must not repeat an action")
         if ManagementAction.ALL in policies and len(policies) > 1:
             raise ValueError("spec.managementPolicies: '*' cannot be combined with other actions")
+        if policies and ManagementAction.ALL not in policies and ManagementAction.OBSERVE not in policies:
+            raise ValueError("spec.managementPolicies must include Observe (or be ['*'], or [] to pause)")
         return policies
 
 
