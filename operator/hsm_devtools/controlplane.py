@@ -387,7 +387,8 @@ def print_banner(plane: ControlPlane, crds: list[str]) -> None:
     print(f"kube-apiserver {plane.server_version()} at {plane.server_url}")
     print(f"kubeconfig:    {plane.kubeconfig_path}")
     print(f"logs:          {plane.log_dir}")
-    print(f"CRDs:          {', '.join(crds) if crds else '(none found)'}")
+    short_names = [name.rsplit("/", 1)[-1] for name in crds]  # drop "customresourcedefinition.apiextensions.k8s.io/"
+    print(f"CRDs:          {', '.join(short_names) if crds else '(none found)'}")
     if kubectl_bin is not None:
         print(f"try:           KUBECONFIG={plane.kubeconfig_path} {kubectl_bin} get hsm -A")
     sys.stdout.flush()

@@ -226,7 +226,7 @@ def test_cli_up_applies_crds_and_stops_on_sigterm(tmp_path: Path) -> None:
     try:
         banner = output.read_text()
         assert re.search(r"kube-apiserver v1\.34\.\d+ at https://127\.0\.0\.1:\d+", banner), banner
-        assert "customresourcedefinition.apiextensions.k8s.io/widgets.devtools.test" in banner
+        assert "CRDs:          widgets.devtools.test\n" in banner
         assert f"KUBECONFIG={state.resolve() / 'kubeconfig'} " in banner
         pids = json.loads((state / "pids.json").read_text())
 
