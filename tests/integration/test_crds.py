@@ -147,3 +147,54 @@ def test_status_subresource_accepts_what_the_operator_writes(
     assert stored["status"] == status
     row = kubectl("get", "hsmkey", "-n", namespace, "signing-key", "--no-headers").stdout.split()
     assert row[1:5] == ["True", "RSA-HSM", "3072", "0123456789abcdef0123456789abcdef"]
+
+
+def _variants() -> list[tuple[str, dict[str, Any]]]:
+    """Combinations around the cross-field rules, valid and invalid: the models and the CRDs must agree on each."""
+    variants: list[tuple[str, dict[str, Any]]] = []
+    key = cases.load_object("hsmkey-ec.yaml")
+    for kty in ("RSA-HSM", "EC-HSM", "oct-HSM"):
+        for size in (None, 128, 256, 1024, 2048, 4096):
+            for curve in (None, "P-256", "P-521"):
+                patch = {"spec": {"kty": kty, "keySize": size, "curve": curve}}
+                variants.append((f"key {kty}/{size}/{curve}", cases.merge_patch(key, patch)))
+    assignment = cases.load_object("hsmroleassignment.yaml")
+    scopes = {"scope": "/keys", "keyRef": {"name": "k"}}
+    roles = {
+        "roleName": "r",
+        "roleDefinitionId": "21dbd100-6940-42c2-9190-5d6cb909625b",
+        "roleDefinitionRef": {"name": "d"},
+    }
+    for scope_mask in range(4):
+        for role_mask in range(8):
+            spec = {name: (value if scope_mask >> i & 1 else None) for i, (name, value) in enumerate(scopes.items())}
+            spec |= {name: (value if role_mask >> i & 1 else None) for i, (name, value) in enumerate(roles.items())}
+            variants.append(
+                (f"assignment {sorted(k for k, v in spec.items() if v)}", cases.merge_patch(assignment, {"spec": spec}))
+            )
+    domain = cases.load_object("hsmsecuritydomain.yaml")
+    for count in (2, 3, 5, 10, 11):
+        certificates = [{"configMapKeyRef": {"name": "c", "key": f"{i}.pem"}} for i in range(count)]
+        for quorum in (1, 2, 3, 5, 10, 11):
+            patch = {"spec": {"certificates": certificates, "quorum": quorum}}
+            variants.append((f"domain {count} certificates, quorum {quorum}", cases.merge_patch(domain, patch)))
+    return variants
+
+
+def test_models_and_crds_agree_on_cross_field_rules(
+    crds_installed: list[str], kubectl: Kubectl, namespace: str
+) -> None:
+    disagreements = []
+    for label, body in _variants():
+        try:
+            registry.BY_KIND[body["kind"]].spec_model.model_validate(body["spec"])
+            model_accepts = True
+        except ValueError:
+            model_accepts = False
+        result = kubectl(
+            "create", "--dry-run=server", "--validate=strict", "-n", namespace, "-f", "-",
+            input=json.dumps(body), check=False,
+        )  # fmt: skip
+        if (result.returncode == 0) != model_accepts:
+            disagreements.append(f"{label}: model {'accepts' if model_accepts else 'rejects'}, {result.stderr}")
+    assert not disagreements, "\n".join(disagreements)
