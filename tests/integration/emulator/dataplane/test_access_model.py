@@ -3,6 +3,7 @@ global administrators, other tenants, audiences, disabled principals."""
 
 from __future__ import annotations
 
+import ssl
 import uuid
 
 import httpx
@@ -39,7 +40,12 @@ def forbidden(call: object) -> HttpResponseError:
 
 
 def keys(hsm_uri: str, emulator: Emulator, who: str) -> KeyClient:
-    return KeyClient(hsm_uri, emulator.credential(who), verify_challenge_resource=False, connection_verify=emulator.ca)
+    return KeyClient(
+        hsm_uri,
+        emulator.credential(who),
+        verify_challenge_resource=False,
+        connection_verify=emulator.ca,
+    )
 
 
 def test_a_new_hsm_answers_only_security_domain_download_until_activated(
@@ -222,7 +228,7 @@ def test_other_tenants_and_other_audiences_are_refused(active_hsm: ActiveHsm) ->
     arm_token = active_hsm.emulator.credential("crypto-user").get_token("https://management.azure.com/.default")
     response = httpx.get(
         f"{active_hsm.uri}/keys?api-version=7.6",
-        verify=active_hsm.emulator.ca,
+        verify=ssl.create_default_context(cafile=active_hsm.emulator.ca),
         headers={"Authorization": f"Bearer {arm_token.token}"},
     )
     assert response.status_code == 401
@@ -238,7 +244,7 @@ def test_a_disabled_principal_loses_access_at_once(active_hsm: ActiveHsm) -> Non
     response = httpx.patch(
         f"{emulator.url}/v1.0/servicePrincipals/{object_id('disabled-later')}",
         json={"accountEnabled": False},
-        verify=emulator.ca,
+        verify=ssl.create_default_context(cafile=emulator.ca),
         headers={"Authorization": f"Bearer {graph_token}"},
     )
     assert response.status_code in (200, 204), response.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Iterator
 
 import httpx
@@ -16,14 +17,18 @@ pytestmark = pytest.mark.integration
 def http(active_hsm: ActiveHsm) -> Iterator[httpx.Client]:
     token = active_hsm.emulator.credential("crypto-user").get_token("https://managedhsm.azure.net/.default").token
     with httpx.Client(
-        base_url=active_hsm.uri, verify=active_hsm.emulator.ca, headers={"Authorization": f"Bearer {token}"}
+        base_url=active_hsm.uri,
+        verify=ssl.create_default_context(cafile=active_hsm.emulator.ca),
+        headers={"Authorization": f"Bearer {token}"},
     ) as client:
         yield client
 
 
 def test_unauthenticated_requests_get_the_challenge_before_the_body_is_read(active_hsm: ActiveHsm) -> None:
     response = httpx.post(
-        f"{active_hsm.uri}/keys/x/create?api-version=7.6", content=b"{not json", verify=active_hsm.emulator.ca
+        f"{active_hsm.uri}/keys/x/create?api-version=7.6",
+        content=b"{not json",
+        verify=ssl.create_default_context(cafile=active_hsm.emulator.ca),
     )
     assert response.status_code == 401
     challenge = response.headers["WWW-Authenticate"]
