@@ -149,6 +149,8 @@ def test_create_update_drift_and_delete(
     assert condition(body, "Synced")["status"] == "True"
     assert condition(body, "Ready")["observedGeneration"] == body["metadata"]["generation"]
     assert "mhsm.dev/finalizer" in body["metadata"]["finalizers"]
+    # The operator writes status and its finalizer only: no kopf annotations for GitOps tools to trip over.
+    assert not [key for key in body["metadata"].get("annotations") or {} if "kopf" in key]
     assert arm.managed_hsms.get(RG, azure_name).tags == {"env": "dev"}
 
     # A spec edit is applied.
@@ -176,6 +178,7 @@ def test_create_update_drift_and_delete(
     eventually(lambda: cluster.get("main") is None, what="CR gone", operator=operator)
     with pytest.raises(ResourceNotFoundError):
         arm.managed_hsms.get(RG, azure_name)
+    assert "Traceback" not in operator.log()
 
 
 def test_report_mode_records_drift_and_writes_nothing(
