@@ -31,6 +31,10 @@ def get(kubectl: Kubectl, namespace: str, body: dict[str, Any]) -> dict[str, Any
     return loaded
 
 
+def patch_status(kubectl: Kubectl, namespace: str, body: dict[str, Any], patch: dict[str, Any]) -> None:
+    kubectl("patch", "-n", namespace, resource(body), "--subresource=status", "--type=merge", "-p", json.dumps(patch))
+
+
 def resource(body: dict[str, Any]) -> str:
     return f"{registry.BY_KIND[body['kind']].crd_name}/{body['metadata']['name']}"
 
@@ -94,10 +98,7 @@ def test_invalid_object_is_rejected_naming_the_field(
         body = case.base_object()
         create(kubectl, namespace, body)
         if case.status_patch is not None:
-            kubectl(
-                "patch", "-n", namespace, resource(body), "--subresource=status", "--type=merge",
-                "-p", json.dumps(case.status_patch),
-            )  # fmt: skip
+            patch_status(kubectl, namespace, body, case.status_patch)
         result = kubectl(
             "patch", "-n", namespace, resource(body), "--type=merge", "-p", json.dumps(case.patch), check=False
         )
@@ -112,6 +113,8 @@ def test_valid_update_is_accepted(
 ) -> None:
     body = case.base_object()
     create(kubectl, namespace, body)
+    if case.status_patch is not None:
+        patch_status(kubectl, namespace, body, case.status_patch)
     kubectl("patch", "-n", namespace, resource(body), "--type=merge", "-p", json.dumps(case.patch))
     stored = get(kubectl, namespace, body)
     assert (
@@ -141,8 +144,7 @@ def test_status_subresource_accepts_what_the_operator_writes(
         current_version="0123456789abcdef0123456789abcdef",
         version_count=1,
     ).to_wire()
-    kubectl("patch", "-n", namespace, resource(body), "--subresource=status", "--type=merge",
-            "-p", json.dumps({"status": status}))  # fmt: skip
+    patch_status(kubectl, namespace, body, {"status": status})
     stored = get(kubectl, namespace, body)
     assert stored["status"] == status
     row = kubectl("get", "hsmkey", "-n", namespace, "signing-key", "--no-headers").stdout.split()
