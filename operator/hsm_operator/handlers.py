@@ -7,13 +7,13 @@ for drift detection. Short requeues (create in progress, errors with backoff or 
 change handler (`TemporaryError(delay=...)`); status is patched through the status subresource, and only with the
 fields that changed.
 
-Periodic sync design (measured with bench/bench_operator.py; see the module docstring there): one kopf timer per
-object, ticking at `min(HSM_SYNC_INTERVAL, 300 s)` with a per-object random initial delay; each tick is a cheap
-in-memory check (`Controller.due`: `lastSyncTime` + the object's sync interval with +/-10% stable jitter) and only
-due objects call Azure. A kopf timer is one sleeping asyncio task (a few KiB), so 5,000 objects cost a few tens
-of MiB and ~17 wake-ups per second at the default interval, while the due check keeps Azure calls at
-N / interval. The alternative, one scheduler per kind over a `kopf.index`, would need its own status patching
-outside kopf's handler machinery and its own overlap control; the timer keeps both inside kopf.
+Periodic sync design (measured with `bench/bench_operator.py 5000`): one kopf timer per object, ticking at
+`min(HSM_SYNC_INTERVAL, 300 s)` with a random initial delay; each tick is an in-memory check (`Controller.due`:
+`lastSyncTime` + the object's sync interval with a stable +/-10% jitter) and only due objects call Azure. Measured:
+a sleeping timer-shaped task costs ~2.8 KiB of Python heap (5,000 objects: ~14 MiB, on top of kopf's per-object
+memories), a due check ~46 us, so 5,000 objects mean ~17 wake-ups/s at the default tick and N/interval Azure reads.
+The alternative, one scheduler per kind walking a `kopf.index`, saves those tasks but must patch status and
+prevent overlapping passes outside kopf's handler machinery; at this cost the timer keeps both inside kopf.
 """
 
 from __future__ import annotations
