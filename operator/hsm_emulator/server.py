@@ -37,9 +37,16 @@ def bind_sockets(host: str, ports: list[int]) -> list[socket.socket]:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         for port in ports:
+            # proto=IPPROTO_TCP explicitly: asyncio enables TCP_NODELAY on accepted connections only when the
+            # socket says it is TCP; socket.create_server leaves proto 0, and Nagle + delayed ACK then add ~40 ms
+            # to every response (headers and body are separate TLS records).
+            sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
             try:
-                sock = socket.create_server((host, port), family=family, backlog=256)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind((host, port))
+                sock.listen(256)
             except OSError as exc:
+                sock.close()
                 raise BindError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
             sock.set_inheritable(False)
             bound.append(sock)
