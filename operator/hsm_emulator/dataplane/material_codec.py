@@ -6,6 +6,8 @@ fails to open instead of silently becoming another key. Nothing outside this mod
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from hsm_emulator.crypto import jwk, sealing
 from hsm_emulator.crypto.material import KeyMaterial
 
@@ -18,5 +20,9 @@ def seal(master_key: bytes, hsm_id: str, name: str, version: str, material: KeyM
     return sealing.seal(master_key, jwk.serialize_private(material), _binding(hsm_id, name, version))
 
 
+# A version's sealed bytes never change, so the opened key can be cached: loading an RSA private key validates it
+# (tens of milliseconds), which would otherwise dominate every sign/decrypt. The cache lives in process memory only,
+# as keys do inside a real HSM; it is keyed by the sealed bytes, so a purged or replaced version is never served.
+@lru_cache(maxsize=2048)
 def unseal(master_key: bytes, hsm_id: str, name: str, version: str, sealed: bytes) -> KeyMaterial:
     return jwk.deserialize_private(sealing.unseal(master_key, sealed, _binding(hsm_id, name, version)))
