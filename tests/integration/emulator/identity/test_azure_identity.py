@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable
 
 import jwt
@@ -87,3 +89,49 @@ def test_username_password_credential(emulator: EmulatorHandle, monkeypatch: pyt
     )
     token = credential.get_token("https://graph.microsoft.com/.default")
     assert jwt.decode(token.token, options={"verify_signature": False})["oid"] == emulator.directory.admin_object_id
+
+
+def test_federated_assertion_from_an_external_issuer_is_checked_against_its_jwks(
+    emulator: EmulatorHandle, fresh_emulator: Callable[..., EmulatorHandle]
+) -> None:
+    # The session emulator plays an external OIDC issuer (like a Kubernetes service-account issuer); a second
+    # emulator trusts it, fetches its discovery document and JWKS over HTTPS and verifies the assertion.
+    issuer = f"{emulator.url}/{emulator.tenant_id}/v2.0"
+    workload = emulator.sp("no-role")
+    config = emulator.directory.config()
+    config["server"] = {"trustedIssuerCaFiles": [str(emulator.ca_file)]}
+    target = next(s for s in config["tenants"][0]["servicePrincipals"] if s["displayName"] == "crypto-officer")
+    target["federatedCredentials"] = [{"issuer": issuer, "subject": workload.object_id}]
+    relying = fresh_emulator(config)
+    officer = relying.sp("crypto-officer")
+    credential = ClientAssertionCredential(
+        officer.tenant_id,
+        officer.app_id,
+        lambda: emulator.token("no-role", "api://AzureADTokenExchange"),
+        **relying.credential_kwargs(),
+    )
+    token = credential.get_token("https://managedhsm.azure.net/.default")
+    claims = jwt.decode(token.token, options={"verify_signature": False})
+    assert (claims["oid"], claims["iss"]) == (officer.object_id, f"{relying.url}/{officer.tenant_id}/v2.0")
+    # an assertion signed by the relying emulator's own key but claiming the external issuer is refused
+    forged_status, forged = relying.process.request_token(
+        officer.tenant_id,
+        {
+            "grant_type": "client_credentials",
+            "client_id": officer.app_id,
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": _reissued_with_issuer(relying, workload.object_id, issuer),
+            "scope": "https://managedhsm.azure.net/.default",
+        },
+    )
+    assert (forged_status, forged["error_codes"]) == (401, [700027])
+
+
+def _reissued_with_issuer(handle: EmulatorHandle, subject: str, issuer: str) -> str:
+    """A token from `handle` (its key) whose claims are rewritten to name `issuer`: the signature cannot match."""
+    original = handle.token("no-role", "api://AzureADTokenExchange")
+    header, _, signature = original.split(".")
+    claims = jwt.decode(original, options={"verify_signature": False})
+    claims.update(iss=issuer, sub=subject)
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"{header}.{payload}.{signature}"
