@@ -228,7 +228,7 @@ class EmulatorProcess:
         attempts = 1 if self._fixed_ports else _BIND_RETRIES
         for attempt in range(attempts):
             if not self._fixed_ports:
-                self.port = _free_port_block(self.host, 1 + self.hsm_port_count)
+                self.port = free_port_block(self.host, 1 + self.hsm_port_count)
             try:
                 self._launch(timeout)
                 return self
@@ -348,7 +348,7 @@ class _PortTaken(ProcessStartError):
     """The child could not bind one of its ports (someone took it after we probed): try another block."""
 
 
-def _free_port_block(host: str, count: int) -> int:
+def free_port_block(host: str, count: int) -> int:
     """A base port such that base..base+count-1 are all bindable right now (best effort: races are retried)."""
     for _ in range(200):
         base = random.randrange(*_PORT_SEARCH_RANGE)

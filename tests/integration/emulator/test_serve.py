@@ -144,3 +144,28 @@ def test_sigint_also_stops_cleanly(fresh_emulator: Callable[..., EmulatorHandle]
 
     os.kill(process.pid, signal.SIGINT)
     assert process.stop() == 0
+
+
+def test_user_supplied_certificate_is_served(tmp_path: Path) -> None:
+    from hsm_devtools.emulator_process import free_port_block
+    from hsm_emulator.tls import ensure_tls_files
+
+    own = ensure_tls_files(tmp_path / "own-tls", ["localhost", "127.0.0.1"])
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text("{}")
+    port = free_port_block("127.0.0.1", 2)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hsm_emulator", "serve", "--config", str(config_file), "--data-dir",
+         str(tmp_path / "data"), "--port", str(port), "--hsm-ports", str(port + 1),
+         "--tls-cert", str(own.cert_file), "--tls-key", str(own.key_file)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        ready = process.stdout.readline()
+        assert ready == f"hsm-emulator ready: https://127.0.0.1:{port}\n"
+        assert _get(f"https://127.0.0.1:{port}/healthz", own.ca_file)[0] == 200  # type: ignore[arg-type]
+        assert not (tmp_path / "data" / "tls").exists()  # no self-made CA when a certificate is given
+    finally:
+        process.terminate()
+        assert process.wait(timeout=30) == 0
