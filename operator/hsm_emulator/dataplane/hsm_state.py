@@ -64,3 +64,11 @@ def record_download(tx: Transaction, hsm_id: str, now: int, required: int, certi
         "UPDATE dp_hsm_state SET sd_downloaded_at = ?, sd_required = ?, sd_certificate_count = ? WHERE hsm_id = ?",
         (now, required, certificate_count, hsm_id),
     )
+
+
+def replace_master_key(tx: Transaction, root_key: bytes, hsm_id: str, master_key: bytes) -> None:
+    """Security-domain recovery (dataplane/recovery.py): the HSM takes over the uploaded domain's master key."""
+    tx.execute(
+        "UPDATE dp_hsm_state SET sealed_master_key = ? WHERE hsm_id = ?",
+        (sealing.seal(root_key, master_key, _binding(hsm_id)), hsm_id),
+    )
