@@ -9,6 +9,7 @@ with separate identities), and hands kopf its usual liveness and verbosity optio
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -58,6 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         quiet=args.quiet,
         log_format=kopf.LogFormat[args.log_format.upper()],
     )
+    # azure-core logs every HTTP request at INFO; the loop's Events and conditions already say what happened.
+    logging.getLogger("azure").setLevel(logging.DEBUG if args.debug else logging.WARNING)
     registry = build_registry(selected, config, peering=args.peering)
     kopf.run(
         registry=registry,

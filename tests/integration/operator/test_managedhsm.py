@@ -267,3 +267,42 @@ def test_observe_only_adopts_and_never_writes_and_paused_is_left_alone(
     cluster.annotate("paused", "mhsm.dev/paused=false")
     eventually(lambda: cluster.get("paused") is None, what="unpaused CR gone (Orphan)", operator=operator)
     assert arm.managed_hsms.get(RG, azure_name).tags == {"owner": "someone-else"}
+
+
+def test_resource_group_change_is_a_move_that_needs_resource_rights(
+    emulator: EmulatorHandle,
+    arm: KeyVaultManagementClient,
+    cluster: Cluster,
+    namespace: str,
+    operator_process: Callable[..., OperatorHandle],
+) -> None:
+    operator = operator_process(namespace)
+    azure_name = hsm_name()
+    cluster.apply(manifest(emulator, "mover", azure_name))
+    ready(cluster, "mover", operator)
+
+    # "Managed HSM contributor" may not move resources between groups: reported, not retried hot.
+    cluster.patch_spec("mover", {"resourceGroupName": "rg-two"})
+
+    def forbidden() -> dict[str, Any] | None:
+        body = cluster.get("mover")
+        return body if condition(body, "Synced").get("reason") == "AuthorizationFailed" else None
+
+    eventually(forbidden, what="Synced=False AuthorizationFailed", operator=operator)
+    assert arm.managed_hsms.get(RG, azure_name).name == azure_name
+    operator.stop()
+
+    # With Contributor at the subscription the same spec converges: the HSM moves to rg-two.
+    contributor = emulator.sp("sub-contributor")
+    operator = operator_process(namespace, AZURE_CLIENT_ID=contributor.app_id, AZURE_CLIENT_SECRET=contributor.secret)
+
+    def moved() -> dict[str, Any] | None:
+        body = cluster.get("mover")
+        resource_id = str(((body or {}).get("status") or {}).get("resourceId", ""))
+        synced = condition(body, "Synced").get("status") == "True"
+        return body if synced and "/resourcegroups/rg-two/" in resource_id.lower() else None
+
+    eventually(moved, what="status.resourceId in rg-two", operator=operator)
+    assert arm.managed_hsms.get("rg-two", azure_name).name == azure_name
+    with pytest.raises(ResourceNotFoundError):
+        arm.managed_hsms.get(RG, azure_name)
