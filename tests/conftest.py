@@ -7,6 +7,6 @@ theirs (pytest would fail collection on a missing plugin module).
 from pathlib import Path
 
 _SUPPORT = Path(__file__).parent / "support"
-_PLUGINS = ("cluster_fixtures", "emulator_fixtures", "operator_fixtures")
+_PLUGINS = ("cluster_fixtures", "emulator_fixtures", "operator_fixtures", "azurite_fixtures")
 
 pytest_plugins = [f"tests.support.{name}" for name in _PLUGINS if (_SUPPORT / f"{name}.py").is_file()]
