@@ -121,13 +121,16 @@ def test_full_backup_and_restore_bring_back_every_key_version_role_and_signature
     assert re.fullmatch(r"mhsm-bk-source-\d{14}", folder), result.folder_url
     assert result.folder_url == f"{backup_env.container_url}/{folder}"
     status = job_status(backups, poller)
-    assert status["status"] == "Succeeded" and status["error"] is None
-    assert status["azureStorageBlobContainerUri"] == result.folder_url and status["endTime"] >= status["startTime"]
+    assert status["status"] == "Succeeded"
+    assert status["error"] is None
+    assert status["azureStorageBlobContainerUri"] == result.folder_url
+    assert status["endTime"] >= status["startTime"]
 
     blobs = backup_env.azurite.blob_names("backups", prefix=folder)
     assert sorted(blobs) == [f"{folder}/backup.json", f"{folder}/backup.sealed"]
     manifest = json.loads(backup_env.azurite.read_blob("backups", f"{folder}/backup.json"))
-    assert manifest["keyCount"] >= 3 and manifest["sourceHsm"] == "bk-source"
+    assert manifest["keyCount"] >= 3
+    assert manifest["sourceHsm"] == "bk-source"
     sealed_payload = backup_env.azurite.read_blob("backups", f"{folder}/backup.sealed")
     assert prefix.encode() not in sealed_payload  # sealed: not even key names are readable in storage
 
@@ -139,13 +142,15 @@ def test_full_backup_and_restore_bring_back_every_key_version_role_and_signature
     restore = restorer.begin_restore(result.folder_url, sas_token=backup_env.sas, **POLL)
     assert restore.result() is None
     restored_status = job_status(restorer, restore)
-    assert restored_status["status"] == "Succeeded" and "azureStorageBlobContainerUri" not in restored_status
+    assert restored_status["status"] == "Succeeded"
+    assert "azureStorageBlobContainerUri" not in restored_status
 
     assert _state(keys, list(versions)) == before
     for name, ids in versions.items():
         assert [p.version for p in keys.list_properties_of_key_versions(name)] == ids
     policy = keys.get_key_rotation_policy(oct_name)
-    assert policy.expires_in == "P90D" and policy.lifetime_actions[0].time_after_create == "P30D"
+    assert policy.expires_in == "P90D"
+    assert policy.lifetime_actions[0].time_after_create == "P30D"
     restored_rsa = CryptographyClient(
         keys.get_key(rsa_name),
         backup_env.credential("crypto-user"),
@@ -181,7 +186,8 @@ def test_selective_restore_brings_back_one_key_only(backup_env: BackupEnv, sourc
     poller = backups.begin_restore(folder_url, sas_token=backup_env.sas, key_name=f"{prefix}-a", **POLL)
     assert poller.result() is None
     status = job_status(backups, poller)
-    assert status["status"] == "Succeeded" and f"{prefix}-a" in status["statusDetails"]
+    assert status["status"] == "Succeeded"
+    assert f"{prefix}-a" in status["statusDetails"]
     assert [p.version for p in keys.list_properties_of_key_versions(f"{prefix}-a")] == first
     with pytest.raises(ResourceNotFoundError):
         keys.get_key(f"{prefix}-b")
@@ -209,7 +215,8 @@ def test_pre_backup_and_pre_restore_checks(backup_env: BackupEnv, source_hsm: Ac
     failed = backups.begin_pre_backup(backup_env.container_url, sas_token=read_only, **POLL)
     expect_failed(failed)
     status = job_status(backups, failed)
-    assert status["status"] == "Failed" and status["error"]["innererror"]["code"] == "AuthorizationPermissionMismatch"
+    assert status["status"] == "Failed"
+    assert status["error"]["innererror"]["code"] == "AuthorizationPermissionMismatch"
 
 
 def test_key_types_survive_with_their_type(backup_env: BackupEnv, source_hsm: ActiveHsm) -> None:
