@@ -9,6 +9,8 @@
 #
 # Prints the directory holding the binaries. Honours $KUBEBUILDER_ASSETS: when it is set and holds
 # kube-apiserver and etcd, nothing is built and that directory is printed instead.
+# `--check`: build nothing; print the directory and exit 0 if it is complete, else exit 3 (test fixtures use this to
+# fail fast with advice instead of starting a multi-minute build under a per-test timeout).
 #
 # What worked (2026-11-29, Debian, Go 1.26.8, 2 cores, go.mod `go 1.24.0`): exactly this script, unchanged, built
 # kube-apiserver/kube-controller-manager/kubectl v1.34.4, etcd v3.6.5 and helm v3.19.0 in about 7 minutes
@@ -17,6 +19,13 @@
 # etcd v3.6.5 has --unsafe-no-fsync. The flags the processes are started with live in
 # operator/hsm_devtools/controlplane.py (loopback advertise address + --endpoint-reconciler-type=none worked).
 set -euo pipefail
+
+check_only=false
+case "${1:-}" in
+  --check) check_only=true ;;
+  "") ;;
+  *) echo "usage: $0 [--check]" >&2; exit 2 ;;
+esac
 
 K8S_VERSION="${K8S_VERSION:-v1.34.4}"
 ETCD_VERSION="${ETCD_VERSION:-v3.6.5}"
@@ -35,6 +44,10 @@ STAMP="${BIN_DIR}/.complete-r${RECIPE}"
 if [[ -f "${STAMP}" ]]; then
   echo "${BIN_DIR}"
   exit 0
+fi
+if "${check_only}"; then
+  echo "control-plane binaries not built yet (expected in ${BIN_DIR}); run \`make controlplane\`" >&2
+  exit 3
 fi
 
 log() { echo "[build-controlplane] $*" >&2; }

@@ -20,6 +20,9 @@ BUILD_SCRIPT = REPO_ROOT / "hack" / "build-controlplane.sh"
 ASSETS_ENV = "KUBEBUILDER_ASSETS"
 
 
+NOT_BUILT_EXIT_CODE = 3  # `build-controlplane.sh --check` when a build would be needed
+
+
 class BinariesError(RuntimeError):
     """The control-plane binaries could not be found or built."""
 
@@ -71,12 +74,13 @@ class ControlPlaneBinaries:
         return self.helm
 
 
-def ensure_binaries() -> Path:
+def ensure_binaries(*, build: bool = True) -> Path:
     """Return the directory holding the control-plane binaries, building them first if needed.
 
     `$KUBEBUILDER_ASSETS` wins when it holds kube-apiserver and etcd. Otherwise the build script builds once into
     `${XDG_CACHE_HOME:-~/.cache}/managed-hsm-operator/` (minutes on 2 cores) and afterwards answers at once.
-    The build's progress goes to our stderr; its only stdout line is the directory.
+    The build's progress goes to our stderr; its only stdout line is the directory. With `build=False` a missing
+    build raises `BinariesError` at once instead (for callers under a timeout, such as test fixtures).
     """
     assets = os.environ.get(ASSETS_ENV)
     if assets:
@@ -85,7 +89,12 @@ def ensure_binaries() -> Path:
             return directory
     if not BUILD_SCRIPT.is_file():
         raise BinariesError(f"build script {BUILD_SCRIPT} not found (is the project installed from a checkout?)")
-    result = subprocess.run(["bash", str(BUILD_SCRIPT)], stdout=subprocess.PIPE, text=True, check=False)
+    command = ["bash", str(BUILD_SCRIPT)] if build else ["bash", str(BUILD_SCRIPT), "--check"]
+    result = subprocess.run(
+        command, stdout=subprocess.PIPE, stderr=None if build else subprocess.PIPE, text=True, check=False
+    )
+    if not build and result.returncode == NOT_BUILT_EXIT_CODE:
+        raise BinariesError(result.stderr.strip())
     if result.returncode != 0:
         raise BinariesError(f"{BUILD_SCRIPT.name} failed with exit code {result.returncode} (its log is above)")
     lines = result.stdout.strip().splitlines()
@@ -94,19 +103,19 @@ def ensure_binaries() -> Path:
     return Path(lines[-1])
 
 
-def find_binaries() -> ControlPlaneBinaries:
+def find_binaries(*, build: bool = True) -> ControlPlaneBinaries:
     """`ensure_binaries()` and name what is in the directory."""
-    return ControlPlaneBinaries.from_dir(ensure_binaries())
+    return ControlPlaneBinaries.from_dir(ensure_binaries(build=build))
 
 
-def kubectl_path() -> Path:
+def kubectl_path(*, build: bool = True) -> Path:
     """The kubectl that matches the control plane (built with it, or from `$KUBEBUILDER_ASSETS`)."""
-    return find_binaries().require_kubectl()
+    return find_binaries(build=build).require_kubectl()
 
 
-def helm_path() -> Path:
+def helm_path(*, build: bool = True) -> Path:
     """The helm built alongside the control plane (or from `$KUBEBUILDER_ASSETS`)."""
-    return find_binaries().require_helm()
+    return find_binaries(build=build).require_helm()
 
 
 def main() -> int:

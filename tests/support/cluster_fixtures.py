@@ -28,7 +28,8 @@ def control_plane(
     """A running control plane for the whole session; stopped (every process, by PID) at session end."""
     # SIGTERM (e.g. from `timeout` in make test) must unwind into this fixture's teardown, not kill pytest outright.
     processes.install_termination_handlers()
-    plane = controlplane.ControlPlane(tmp_path_factory.mktemp("controlplane"))
+    # A cold build takes many minutes, longer than the per-test timeout: fail at once with advice instead.
+    plane = controlplane.ControlPlane(tmp_path_factory.mktemp("controlplane"), _built_binaries())
     plane.start()  # bounded by controlplane.STARTUP_TIMEOUT; stops what it started if it fails
     try:
         suffix = "" if plane.has_controller_manager else " (no kube-controller-manager)"
@@ -49,13 +50,13 @@ def kubeconfig(control_plane: controlplane.ControlPlane) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def kubectl_bin() -> Path:
     """The kubectl built with the control plane (Debian's is too old for a v1.34 server)."""
-    return binaries.kubectl_path()
+    return _built_binaries_named().require_kubectl()
 
 
 @pytest.fixture(scope="session")
 def helm_bin() -> Path:
     """The helm built with the control plane (no cluster needed: `helm template` works offline)."""
-    return binaries.helm_path()
+    return _built_binaries_named().require_helm()
 
 
 @pytest.fixture(scope="session")
@@ -88,6 +89,23 @@ def namespace(kubectl: kubectl_tools.Kubectl, request: pytest.FixtureRequest) ->
     finally:
         # No waiting: deletion finishes in the background, and each test has its own namespace anyway.
         kubectl("delete", "namespace", name, "--wait=false", "--ignore-not-found", check=False)
+
+
+def _built_binaries() -> Path:
+    try:
+        return binaries.ensure_binaries(build=False)
+    except binaries.BinariesError as error:
+        problem = str(error)
+    pytest.fail(problem, pytrace=False)  # outside `except`: the message alone, no chained traceback
+
+
+def _built_binaries_named() -> binaries.ControlPlaneBinaries:
+    directory = _built_binaries()
+    try:
+        return binaries.ControlPlaneBinaries.from_dir(directory)
+    except binaries.BinariesError as error:
+        problem = str(error)
+    pytest.fail(problem, pytrace=False)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
