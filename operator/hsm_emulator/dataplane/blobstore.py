@@ -224,6 +224,9 @@ _HINTS = {
     "ContainerNotFound": " (create the container before starting a backup).",
     "AuthenticationFailed": " (the SAS token is invalid or expired, or was signed for another container).",
     "AuthorizationPermissionMismatch": " (the SAS token lacks a permission this operation needs; use 'crdw').",
-    "AuthorizationFailure": " (the SAS token does not authorize this operation).",
+    "AuthorizationFailure": (
+        " (the SAS token does not authorize this operation: it is invalid or expired, signed for another container,"
+        " or lacks a permission)."
+    ),
     "AuthorizationResourceTypeMismatch": " (the SAS token does not cover blobs of this container).",
 }
