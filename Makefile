@@ -81,7 +81,7 @@ crds: venv
 
 # The control-plane binaries live outside the repo (~/.cache/managed-hsm-operator) and are kept.
 clean:
-	rm -rf .run .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist
+	rm -rf .run .pytest_cache .mypy_cache .ruff_cache .import_linter_cache .hypothesis build dist
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean
