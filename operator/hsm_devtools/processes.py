@@ -30,15 +30,17 @@ from types import FrameType
 from typing import IO
 
 _PR_SET_PDEATHSIG = 1
+# Resolved here, in the parent: the child must only make the system call, not load libraries (see _die_with_parent).
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
 
 _live: set[ManagedProcess] = set()
 _live_lock = threading.Lock()
 
 
 def _die_with_parent() -> None:
-    # Runs in the child between fork and exec; only async-signal-safe work belongs here (one syscall via libc).
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    # Runs in the child between fork and exec, where only async-signal-safe work belongs: one prctl(2) call.
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 class ProcessStartError(RuntimeError):
@@ -67,7 +69,7 @@ class ManagedProcess:
             raise RuntimeError(f"{self.name} was already started")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("wb")  # one log per run: a restart must not mix two runs
-        preexec: Callable[[], None] | None = _die_with_parent if sys.platform == "linux" else None
+        preexec: Callable[[], None] | None = _die_with_parent if _prctl is not None else None
         try:
             self._popen = subprocess.Popen(
                 self.argv,
