@@ -26,8 +26,6 @@ def control_plane(
     tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
 ) -> Iterator[controlplane.ControlPlane]:
     """A running control plane for the whole session; stopped (every process, by PID) at session end."""
-    # SIGTERM (e.g. from `timeout` in make test) must unwind into this fixture's teardown, not kill pytest outright.
-    processes.install_termination_handlers()
     # A cold build takes many minutes, longer than the per-test timeout: fail at once with advice instead.
     plane = controlplane.ControlPlane(tmp_path_factory.mktemp("controlplane"), _built_binaries())
     plane.start()  # bounded by controlplane.STARTUP_TIMEOUT; stops what it started if it fails
@@ -106,6 +104,12 @@ def _built_binaries_named() -> binaries.ControlPlaneBinaries:
     except binaries.BinariesError as error:
         problem = str(error)
     pytest.fail(problem, pytrace=False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # SIGTERM (e.g. from `timeout` in make test, or CI cancelling) must unwind into fixture teardown, which stops the
+    # processes the fixtures started, instead of killing pytest outright.
+    processes.install_termination_handlers()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
