@@ -10,6 +10,8 @@ HSM's full backup can be restored into it. The three calls (securitydomain.json)
   ``hsm_emulator.securitydomain`` checks wrapping, fingerprint and integrity); on success, in ONE transaction, the
   HSM's master key becomes the domain's, the transfer key is consumed and the HSM is activated (ARM
   ``activationStatus: Active`` too). A tampered, foreign or mis-wrapped upload ends ``Failed`` and changes nothing.
+  The upload is processed within the request, but the 202 reports ``InProgress`` (the documented shape) and the
+  outcome is read from the status endpoint, which is how the SDK's poller learns of a failure.
 - ``GET /securitydomain/upload/pending`` -> the outcome of the last upload.
 
 Emulator decision (the real service does not document uploads into an HSM that is already in use): an upload is
@@ -121,8 +123,8 @@ def _check_empty(tx: Transaction, call: Call) -> None:
         )
 
 
-def _upload(call: Call, transfer_key: TransferKey, value: str) -> dict[str, Any]:
-    """Open the upload and switch the HSM over; returns the status body. Runs in a worker thread."""
+def _upload(call: Call, transfer_key: TransferKey, value: str) -> None:
+    """Open the upload and switch the HSM over, recording the outcome. Runs in a worker thread."""
     now = call.now()
     try:
         master_key = open_upload(value, transfer_key)
@@ -130,14 +132,13 @@ def _upload(call: Call, transfer_key: TransferKey, value: str) -> dict[str, Any]
         details = f"The security domain upload failed and the HSM is unchanged: {exc.message}"
         with call.db.transaction() as tx:
             _record_upload(tx, call.hsm.id, FAILED, details, now, consume_key=False)
-        return _status(FAILED, details)
+        return
     details = "The security domain was restored; the HSM is active."
     with call.db.transaction() as tx:
         _check_empty(tx, call)  # again, inside the switching transaction: nothing can slip in between
         hsm_state.replace_master_key(tx, call.emulator.hardware_root_key, call.hsm.id, master_key)
         _record_upload(tx, call.hsm.id, SUCCESS, details, now, consume_key=True)
         management.mark_activated(call.db, call.hsm.id)  # joins this transaction: all or nothing
-    return _status(SUCCESS, details)
 
 
 @register("GET", "/securitydomain/upload", before_activation=True)
@@ -173,9 +174,15 @@ async def upload_security_domain(call: Call, m: dict[str, str]) -> Response:
             "then upload the result.",
             "TransferKeyNotFound",
         )
-    body_out = await asyncio.to_thread(_upload, call, transfer_key, body.value)
+    await asyncio.to_thread(_upload, call, transfer_key, body.value)
+    # The outcome is recorded already, but the 202 says InProgress as the real service's does: the SDK poller only
+    # raises for a Failed status it reads while polling (an initial Failed would be returned as success).
     polling_url = f"{call.hsm.base_url}/securitydomain/upload/pending?api-version={call.api_version}"
-    return JSONResponse(body_out, status_code=202, headers={"Azure-AsyncOperation": polling_url, "Retry-After": "1"})
+    return JSONResponse(
+        _status(IN_PROGRESS, "The security domain upload is being processed."),
+        status_code=202,
+        headers={"Azure-AsyncOperation": polling_url, "Retry-After": "1"},
+    )
 
 
 @register("GET", "/securitydomain/upload/pending", before_activation=True)

@@ -128,7 +128,8 @@ class BackupEnv:
 
     def activation_status(self, name: str) -> str:
         hsm = self.arm().managed_hsms.get(self.directory.resource_groups[0], name)
-        return str(hsm.properties.security_domain_properties.activation_status)
+        status = hsm.properties.security_domain_properties.activation_status
+        return str(getattr(status, "value", status))
 
     def activate(self, uri: str, officers: list[Holder]) -> str:
         """Download the security domain (activates the HSM); returns the SD document (the download `value`)."""
