@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 PYTEST := timeout --signal=TERM --kill-after=60 $(HARD_TIMEOUT) $(BIN)/pytest -ra --durations=15 \
 	--session-timeout=$(SESSION_TIMEOUT)
 
-.PHONY: help venv controlplane lint test test-unit test-integration test-e2e cluster run crds clean distclean
+.PHONY: help venv controlplane azurite lint test test-unit test-integration test-e2e cluster run crds clean distclean
 
 help:
 	@echo "make run               start control plane (+ emulator and operator as they land) under .run/, Ctrl-C stops"
@@ -40,6 +40,10 @@ $(VENV_STAMP): pyproject.toml
 controlplane: venv
 	@$(PY) -m hsm_devtools.binaries
 
+# Azurite (Azure Storage emulator) receives the HSMs' full backups; installed once outside the repo.
+azurite:
+	@hack/install-azurite.sh
+
 # Every linter runs even when an earlier one fails, so one pass shows all problems.
 lint: venv
 	@status=0; \
@@ -50,7 +54,7 @@ lint: venv
 # Lint and tests both run even if one fails; one summary line says what failed; the exit status is non-zero if any
 # did. The fixtures stop every process they start (also on failures, SIGTERM and timeouts); afterwards
 # hsm_devtools.leaks finds any process still carrying this run's random marker, names it (a fixture bug) and stops it.
-test: venv controlplane
+test: venv controlplane azurite
 	@lint=0; $(MAKE) --no-print-directory lint || lint=$$?; \
 	run_id=$$($(PY) -c 'import uuid; print(uuid.uuid4().hex)'); \
 	tests=0; HSM_DEVTOOLS_RUN_ID=$$run_id $(PYTEST) $(PYTEST_ARGS) || tests=$$?; \
@@ -62,7 +66,7 @@ test: venv controlplane
 test-unit: venv
 	$(PYTEST) -m "not integration and not e2e" tests/unit $(PYTEST_ARGS)
 
-test-integration: venv controlplane
+test-integration: venv controlplane azurite
 	$(PYTEST) tests/integration $(PYTEST_ARGS)
 
 test-e2e: venv controlplane
