@@ -23,6 +23,7 @@ from azure.keyvault.securitydomain import SecurityDomainClient
 from azure.mgmt.keyvault import KeyVaultManagementClient
 from cryptography.hazmat.primitives import serialization
 
+from hsm_operator.kinds.security_domain_certificates import certificate_info, security_domain_key
 from tests.support.emulator_fixtures import EmulatorHandle
 from tests.support.operator_fixtures import OperatorHandle
 from tests.unit.operator.kinds.certificates import rsa_certificate
@@ -468,3 +469,120 @@ def _exists(get: Callable[[], Any]) -> bool:
     except ResourceNotFoundError:
         return False
     return True
+
+
+# -- adoption, soft-delete clashes and isolation on an HSM the namespace does not manage ---------------------------
+
+
+def create_active_hsm(emulator: EmulatorHandle, arm: KeyVaultManagementClient, certificates: list[bytes]) -> str:
+    """An HSM made and activated outside the operator (ARM + security-domain download with the SDK)."""
+    poller = arm.managed_hsms.begin_create_or_update(
+        RG,
+        f"ext-{uuid.uuid4().hex[:10]}",
+        {
+            "location": emulator.directory.location,
+            "sku": {"family": "B", "name": "Standard_B1"},
+            "properties": {
+                "tenantId": emulator.tenant_id,
+                "initialAdminObjectIds": [emulator.sp("hsm-admin").object_id],
+                "softDeleteRetentionInDays": 7,
+                "enablePurgeProtection": False,
+            },
+        },
+    )
+    uri = str(poller.result().properties.hsm_uri).rstrip("/")
+    keys = [security_domain_key(pem, source=f"certificate {index}") for index, pem in enumerate(certificates)]
+    Sdk(emulator, uri).security_domain().begin_download(certificate_info(keys, quorum=2), polling_interval=0.2).result()
+    return uri
+
+
+def test_adoption_soft_delete_clash_and_namespace_isolation(
+    emulator: EmulatorHandle,
+    arm: KeyVaultManagementClient,
+    kubectl: Any,
+    namespace: str,
+    operator_process: Callable[..., OperatorHandle],
+    sd_certificates: list[bytes],
+) -> None:
+    uri = create_active_hsm(emulator, arm, sd_certificates)
+    sdk = Sdk(emulator, uri)
+    access = sdk.access()
+    access.create_role_assignment("/", ROLE_PREFIX + CRYPTO_USER, emulator.sp("crypto-user").object_id)
+    access.create_role_assignment("/keys", ROLE_PREFIX + CRYPTO_OFFICER, emulator.sp("crypto-user").object_id)
+    access.create_role_assignment("/keys/app-key", ROLE_PREFIX + CRYPTO_USER, emulator.sp("no-role").object_id)
+    keys = sdk.keys()
+    keys.create_rsa_key("legacy-rsa", size=2048, hardware_protected=True)
+    keys.create_ec_key("legacy-ec", curve="P-256", hardware_protected=True)
+    keys.create_rsa_key("app-key", size=2048, hardware_protected=True)
+    keys.create_rsa_key("gone-key", size=2048, hardware_protected=True)
+    keys.begin_delete_key("gone-key").result()
+
+    cluster = Cluster(kubectl, namespace)
+    operator = operator_process(namespace, plane="data")
+
+    def key(name: str, credential: str, **fields: Any) -> dict[str, Any]:
+        return cr("HSMKey", name, {"hsmUri": uri, "credentialRef": {"name": credential}, **fields})
+
+    cluster.apply(
+        credential_secret(emulator, "crypto-cred", "crypto-user"),
+        credential_secret(emulator, "narrow-cred", "no-role"),
+        key("adopt", "crypto-cred", keyName="legacy-rsa", kty="RSA-HSM", keySize=2048),
+        key("blocked", "crypto-cred", keyName="legacy-ec", kty="RSA-HSM", keySize=2048),
+        key("clash", "crypto-cred", keyName="gone-key", kty="RSA-HSM", keySize=2048),
+        key("no-cred", "missing-cred", keyName="never-created", kty="RSA-HSM", keySize=2048),
+        key("narrow-own", "narrow-cred", keyName="app-key", kty="RSA-HSM", keySize=2048),
+        key("narrow-other", "narrow-cred", keyName="other-key", kty="RSA-HSM", keySize=2048),
+        cr(
+            "HSMRoleAssignment",
+            "narrow-grant",
+            {
+                "hsmUri": uri,
+                "credentialRef": {"name": "narrow-cred"},
+                "scope": "/keys/app-key",
+                "roleDefinitionId": CRYPTO_USER,
+                "principalId": emulator.sp("auditor").object_id,
+            },
+        ),
+    )
+
+    # Adoption of a matching key: Ready, and no new version was made to adopt it.
+    adopted = wait_condition(cluster, "hsmkey", "adopt", operator)
+    assert adopted["status"]["versionCount"] == 1
+    assert len(list(keys.list_properties_of_key_versions("legacy-rsa"))) == 1
+    # A key of another type under the name is never adopted.
+    blocked = wait_condition(
+        cluster, "hsmkey", "blocked", operator, type_="Synced", status="False", reason="AdoptionBlocked"
+    )
+    assert {entry["path"] for entry in blocked["status"]["drift"]} >= {"kty"}
+    assert keys.get_key("legacy-ec").key_type == "EC-HSM"
+    # A soft-deleted name clash is refused under createMode Default, and recovered when asked to.
+    wait_condition(cluster, "hsmkey", "clash", operator, type_="Synced", status="False", reason="SoftDeletedConflict")
+    cluster.patch_spec("hsmkey", "clash", {"createMode": "Recover"})
+    wait_condition(cluster, "hsmkey", "clash", operator)
+    assert keys.get_key("gone-key").properties.enabled is True
+
+    # Isolation: no credential Secret -> nothing happens in the HSM.
+    no_cred = wait_condition(
+        cluster, "hsmkey", "no-cred", operator, type_="Synced", status="False", reason="CredentialsMissing"
+    )
+    assert "missing-cred" in condition(no_cred, "Synced")["message"]
+    with pytest.raises(ResourceNotFoundError):
+        keys.get_key("never-created")
+    # An identity with Crypto User at /keys/app-key only: it can manage that key, nothing else.
+    wait_condition(cluster, "hsmkey", "narrow-own", operator)
+    wait_condition(
+        cluster, "hsmkey", "narrow-other", operator, type_="Synced", status="False", reason="AuthorizationFailed"
+    )
+    wait_condition(
+        cluster,
+        "hsmroleassignment",
+        "narrow-grant",
+        operator,
+        type_="Synced",
+        status="False",
+        reason="AuthorizationFailed",
+    )
+    with pytest.raises(ResourceNotFoundError):
+        keys.get_key("other-key")
+    auditor = emulator.sp("auditor").object_id
+    assert not [a for a in access.list_role_assignments("/keys/app-key") if a.properties.principal_id == auditor]
