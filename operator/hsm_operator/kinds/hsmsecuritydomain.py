@@ -4,9 +4,9 @@ Why this module exists: a new HSM refuses all key work until its security domain
 quorum of the customers' RSA certificates. The download is the one data-plane write that can never be repeated
 safely (each one is the only copy that can recover the HSM), so the order is strict:
 
-1. reserve the output Secret (created empty, annotated with this CR's uid; somebody else's Secret of that name is a
+1. build the request from the PEM certificates in the namespace's ConfigMaps/Secrets (every bad certificate is named);
+2. reserve the output Secret (created empty, annotated with this CR's uid; somebody else's Secret of that name is a
    `Conflict` and nothing is downloaded);
-2. build the request from the PEM certificates in the namespace's ConfigMaps/Secrets (every bad certificate is named);
 3. `SecurityDomainClient.begin_download` (activates the HSM; the SDK polls until the service says `Success`);
 4. write the result (`{"value": ...}`, the form `hsm-emulator security-domain restore-blob` and the CLI read) into
    the reserved Secret under `security-domain.json`.
@@ -81,7 +81,9 @@ class SecurityDomainClientAdapter:
             if error.status_code in (400, 409):
                 return False  # no download was ever started on this HSM
             raise
-        return str(getattr(status, "status", "") or "").lower() in ("success", "succeeded")
+        state = getattr(status, "status", None)
+        # The SDK returns an `OperationStatus` enum; its str() is the member name, so read the wire value.
+        return str(getattr(state, "value", state) or "").lower() in ("success", "succeeded")
 
     async def observe(self, resource: ManagedResource) -> Observation:
         target = self._dataplane.target
@@ -125,6 +127,8 @@ class SecurityDomainClientAdapter:
     async def create(self, resource: ManagedResource) -> Creation:
         namespace = resource.namespace
         secret_name = self._spec.output_secret_ref.name
+        # Certificates first: a bad or missing one must not leave an empty Secret behind.
+        body = await self._request_body(namespace)
         reserved = await self._dataplane.cluster.reserve_secret(namespace, secret_name, holder=resource.uid)
         if SECURITY_DOMAIN_SECRET_KEY in reserved:
             # We stored a download before but the HSM does not report activation: never download a second domain
@@ -133,7 +137,6 @@ class SecurityDomainClientAdapter:
                 f"Secret {namespace}/{secret_name} already holds a security domain but the HSM is not active; "
                 "not downloading again"
             )
-        body = await self._request_body(namespace)
         poller = await self._dataplane.security_domain().begin_download(body, polling_interval=DOWNLOAD_POLL_SECONDS)
         security_domain = await poller.result()
         payload = json.dumps({"value": security_domain.value}).encode("utf-8")

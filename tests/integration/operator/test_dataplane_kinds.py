@@ -545,6 +545,25 @@ def test_adoption_soft_delete_clash_and_namespace_isolation(
         ),
     )
 
+    # An HSM that is already active is only observed: Activated=True, no second download, no Secret written.
+    cluster.apply(
+        cr(
+            "HSMSecurityDomain",
+            "already-active",
+            {
+                "hsmUri": uri,
+                "credentialRef": {"name": "admin-cred"},
+                "certificates": [{"configMapKeyRef": {"name": "absent", "key": f"c{i}"}} for i in range(3)],
+                "quorum": 2,
+                "outputSecretRef": {"name": "never-written"},
+            },
+        ),
+        credential_secret(emulator, "admin-cred", "hsm-admin"),
+    )
+    observed_domain = wait_condition(cluster, "hsmsecuritydomain", "already-active", operator, type_="Activated")
+    assert "not downloaded by this object" in condition(observed_domain, "Activated")["message"]
+    assert cluster.get("secret", "never-written") is None
+
     # Adoption of a matching key: Ready, and no new version was made to adopt it.
     adopted = wait_condition(cluster, "hsmkey", "adopt", operator)
     assert adopted["status"]["versionCount"] == 1
@@ -586,3 +605,28 @@ def test_adoption_soft_delete_clash_and_namespace_isolation(
         keys.get_key("other-key")
     auditor = emulator.sp("auditor").object_id
     assert not [a for a in access.list_role_assignments("/keys/app-key") if a.properties.principal_id == auditor]
+
+    # A role assignment deleted out of band under driftPolicy Report is reported, not recreated.
+    cluster.apply(
+        cr(
+            "HSMRoleAssignment",
+            "reported-grant",
+            {
+                "hsmUri": uri,
+                "credentialRef": {"name": "crypto-cred"},
+                "scope": "/keys/legacy-rsa",
+                "roleDefinitionId": CRYPTO_USER,
+                "principalId": auditor,
+                "driftPolicy": "Report",
+            },
+        )
+    )
+    granted = wait_condition(cluster, "hsmroleassignment", "reported-grant", operator)
+    assignment_name = granted["status"]["assignmentId"].rsplit("/", 1)[-1]
+    access.delete_role_assignment("/keys/legacy-rsa", assignment_name)
+    cluster.annotate("hsmroleassignment", "reported-grant", f"mhsm.dev/reconcile-requested={uuid.uuid4().hex}")
+    reported = wait_condition(cluster, "hsmroleassignment", "reported-grant", operator, type_="Drifted")
+    assert {"path": "exists", "desired": "true", "observed": "false"} in reported["status"]["drift"]
+    assert condition(reported, "Ready")["status"] == "False"
+    with pytest.raises(ResourceNotFoundError):
+        access.get_role_assignment("/keys/legacy-rsa", assignment_name)
