@@ -255,7 +255,11 @@ def test_declared_state_is_reconciled_updated_corrected_and_deleted(
         credential_secret(emulator, "keys-cred", "crypto-user"),
         managed_hsm(emulator, azure_name),
         *security_domain_objects(sd_certificates),
+        cr("HSMKey", "early", key_spec("EC-HSM", curve="P-384", deletionPolicy="Delete")),
     )
+    # A key declared before its HSM is usable waits (a condition, not an error storm) and sends nothing to the HSM.
+    early = wait_condition(cluster, "hsmkey", "early", operator, type_="Synced", status="False", reason="WaitingForHSM")
+    assert "ManagedHSM hsm" in condition(early, "Synced")["message"]
     hsm_body = wait_condition(cluster, "managedhsm", "hsm", operator)
     sdk = Sdk(emulator, hsm_body["status"]["hsmUri"].rstrip("/"))
     domain = wait_condition(cluster, "hsmsecuritydomain", "activation", operator, type_="Activated")
@@ -341,6 +345,7 @@ def test_declared_state_is_reconciled_updated_corrected_and_deleted(
         ("hsmkey", "ec"),
         ("hsmkey", "aes"),
         ("hsmkey", "reported"),
+        ("hsmkey", "early"),
         ("hsmroleassignment", "auditor-rotates"),
     ]:
         wait_condition(cluster, kind, name, operator)
@@ -357,7 +362,7 @@ def test_declared_state_is_reconciled_updated_corrected_and_deleted(
     policy = keys.get_key_rotation_policy("aes")
     assert policy.expires_in == "P90D"
     assert [(a.action, a.time_after_create) for a in policy.lifetime_actions] == [("Rotate", "P30D")]
-    assert {p.name for p in keys.list_properties_of_keys()} == {"app-signing", "ec", "aes", "reported"}
+    assert {p.name for p in keys.list_properties_of_keys()} == {"app-signing", "ec", "aes", "reported", "early"}
 
     access = sdk.access()
     rotator = cluster.get("hsmroledefinition", "rotator")
