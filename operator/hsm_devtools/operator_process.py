@@ -55,12 +55,13 @@ def controller_env(
     )
     if endpoints.ca_bundle is not None:
         env["HSM_CA_BUNDLE"] = str(endpoints.ca_bundle)
+    # Where Entra ID is (not who the controller is): the data plane needs it to redeem the namespaces' credentials.
+    env["AZURE_AUTHORITY_HOST"] = endpoints.authority_host
     if plane == "management":
         if identity is None:
             raise ValueError("the management controller needs its identity")
         env.update(
             {
-                "AZURE_AUTHORITY_HOST": endpoints.authority_host,
                 "HSM_ARM_ENDPOINT": endpoints.arm_endpoint,
                 "AZURE_TENANT_ID": identity.tenant_id,
                 "AZURE_CLIENT_ID": identity.client_id,

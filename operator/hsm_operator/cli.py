@@ -30,7 +30,11 @@ def _parser() -> argparse.ArgumentParser:
     scope = run.add_mutually_exclusive_group(required=True)
     scope.add_argument("--namespace", "-n", action="append", dest="namespaces", metavar="NS", help="Watch NS.")
     scope.add_argument("--all-namespaces", "-A", action="store_true", help="Watch every namespace.")
-    run.add_argument("--peering", action="store_true", help="Coordinate replicas with kopf peering (else standalone).")
+    # kopf's own spelling: `--peering NAME` coordinates replicas through that peering object; `--standalone` (the
+    # default) runs without one. The chart gives each controller its own peering so the planes never pause each other.
+    peering = run.add_mutually_exclusive_group()
+    peering.add_argument("--peering", metavar="NAME", help="Coordinate replicas through kopf peering object NAME.")
+    peering.add_argument("--standalone", action="store_true", help="Run without peering (the default).")
     run.add_argument("--liveness", dest="liveness_endpoint", metavar="URL", help="e.g. http://0.0.0.0:8080/healthz")
     verbosity = run.add_mutually_exclusive_group()
     verbosity.add_argument("--verbose", "-v", action="store_true")
@@ -61,11 +65,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # azure-core logs every HTTP request at INFO; the loop's Events and conditions already say what happened.
     logging.getLogger("azure").setLevel(logging.DEBUG if args.debug else logging.WARNING)
-    registry = build_registry(selected, config, peering=args.peering)
+    clusterwide = bool(args.all_namespaces)
+    registry = build_registry(selected, config, peering_name=args.peering, clusterwide=clusterwide)
     kopf.run(
         registry=registry,
-        standalone=not args.peering,
-        clusterwide=bool(args.all_namespaces),
+        standalone=args.peering is None,
+        peering_name=args.peering,
+        clusterwide=clusterwide,
         namespaces=args.namespaces or (),
         liveness_endpoint=args.liveness_endpoint,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +32,11 @@ class Controller:
     kind: KindSpec
     runtime: Runtime
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    # When the last pass asked to look again sooner than the sync interval (a create or update in flight, a
+    # dependency not ready), the periodic timer treats the object as due from that moment: otherwise an object
+    # created from a timer pass would stay "Creating" for a whole interval. In memory only: after a restart every
+    # object gets a resume pass anyway.
+    _due_again: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._reconciler = Reconciler(
@@ -52,11 +58,14 @@ class Controller:
 
     def due(self, body: Mapping[str, Any], *, now: datetime | None = None) -> bool:
         """Whether a periodic pass should run now (never synced, or the jittered interval has elapsed)."""
+        uid = str((body.get("metadata") or {}).get("uid", ""))
+        again = self._due_again.get(uid)
+        if again is not None and time.monotonic() >= again:
+            return True
         status = body.get("status") or {}
         last = _parse_time(status.get("lastSyncTime"))
         if last is None:
             return True
-        uid = str((body.get("metadata") or {}).get("uid", ""))
         interval = self.sync_interval(body) * (1.0 + JITTER_FRACTION * _unit_jitter(uid))
         moment = now if now is not None else datetime.now(UTC)
         return (moment - last).total_seconds() >= interval
@@ -71,11 +80,23 @@ class Controller:
                 resource = _validated_annotations(resource)
             except errors.ReconcileError as exc:
                 return _invalid(body, exc)
-            return await self._reconciler.reconcile(resource, poll_interval=self.sync_interval(body), attempt=attempt)
+            outcome = await self._reconciler.reconcile(
+                resource, poll_interval=self.sync_interval(body), attempt=attempt
+            )
+            self._remember_requeue(uid, outcome, self.sync_interval(body))
+            return outcome
+
+    def _remember_requeue(self, uid: str, outcome: Outcome, interval: float) -> None:
+        if outcome.requeue_after is not None and outcome.requeue_after < interval:
+            self._due_again[uid] = time.monotonic() + outcome.requeue_after
+        else:
+            self._due_again.pop(uid, None)
 
     def forget(self, body: Mapping[str, Any]) -> None:
         """Drop per-object memory once the object is gone."""
-        self._locks.pop(str((body.get("metadata") or {}).get("uid", "")), None)
+        uid = str((body.get("metadata") or {}).get("uid", ""))
+        self._locks.pop(uid, None)
+        self._due_again.pop(uid, None)
 
 
 def status_patch(body: Mapping[str, Any], outcome: Outcome) -> dict[str, Any]:

@@ -18,6 +18,7 @@ prevent overlapping passes outside kopf's handler machinery; at this cost the ti
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import random
@@ -37,6 +38,11 @@ from hsm_operator.reconciler.managed import Outcome
 from hsm_operator.settings import OperatorConfig, configure_kopf
 
 logger = logging.getLogger(__name__)
+
+# A periodic pass that started an operation looks again in-line (up to this many times, when the loop asks to come
+# back within INLINE_WAIT_LIMIT seconds) rather than waiting for the next tick.
+INLINE_FOLLOW_UPS = 6
+INLINE_WAIT_LIMIT = 10.0
 
 
 class _Process:
@@ -76,7 +82,13 @@ def _record(body: Mapping[str, Any], patch: kopf.Patch, outcome: Outcome) -> Non
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)  # type: ignore[arg-type]
 
 
-def build_registry(kinds: Sequence[KindSpec], config: OperatorConfig, *, peering: bool) -> kopf.OperatorRegistry:
+def build_registry(
+    kinds: Sequence[KindSpec],
+    config: OperatorConfig,
+    *,
+    peering_name: str | None,  # None = standalone
+    clusterwide: bool = False,
+) -> kopf.OperatorRegistry:
     """A registry with the handlers of `kinds` only (one per plane or all), for `kopf.run(registry=...)`."""
     registry = kopf.OperatorRegistry()
     process = _Process()
@@ -92,7 +104,7 @@ def build_registry(kinds: Sequence[KindSpec], config: OperatorConfig, *, peering
 
     @kopf.on.startup(registry=registry)
     async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
-        configure_kopf(settings, peering=peering)
+        configure_kopf(settings, peering_name=peering_name, clusterwide=clusterwide)
         process.api_client = await _kubernetes_client()
         process.azure = AzureClients(config)
         runtime = Runtime(config, process.azure, ClusterObjects(process.api_client))
@@ -161,4 +173,14 @@ def _register_kind(registry: kopf.OperatorRegistry, kind: KindSpec, process: _Pr
         controller = process.controller(kind.kind)
         if not controller.due(body):
             return
-        _record(body, patch, await controller.reconcile(body))
+        # A periodic pass can be the one that creates or updates (after the event handler gave up on a long
+        # backoff): then it looks again after the loop's short requeue, within this tick, instead of leaving the
+        # object "Creating" until the next due time. Each follow-up sees the status the previous pass recorded.
+        current: Mapping[str, Any] = body
+        for _pass in range(INLINE_FOLLOW_UPS + 1):
+            outcome = await controller.reconcile(current)
+            _record(current, patch, outcome)
+            if outcome.error is not None or outcome.requeue_after is None or outcome.requeue_after > INLINE_WAIT_LIMIT:
+                return
+            await asyncio.sleep(outcome.requeue_after)
+            current = {**current, "status": {**(current.get("status") or {}), **outcome.status}}

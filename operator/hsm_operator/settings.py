@@ -117,7 +117,7 @@ def config_from_env(environ: Mapping[str, str] | None = None) -> OperatorConfig:
         raise ConfigError(f"{name}: {first['msg']}") from None
 
 
-def configure_kopf(settings: kopf.OperatorSettings, *, peering: bool) -> None:
+def configure_kopf(settings: kopf.OperatorSettings, *, peering_name: str | None, clusterwide: bool = False) -> None:
     """Apply our choices to kopf's settings (called from the startup handler)."""
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.StatusProgressStorage(field=PROGRESS_FIELD)
@@ -128,9 +128,10 @@ def configure_kopf(settings: kopf.OperatorSettings, *, peering: bool) -> None:
     settings.posting.enabled = True
     settings.posting.level = 100  # above CRITICAL: no log lines as events; explicit kopf.event() calls still post
     settings.posting.reporting_component = "managed-hsm-operator"
-    settings.peering.standalone = not peering
-    settings.peering.name = "managed-hsm-operator"
-    settings.peering.clusterwide = False
+    # Peering: a ClusterKopfPeering when watching all namespaces, else a KopfPeering per namespace (kopf's model).
+    settings.peering.standalone = peering_name is None
+    settings.peering.name = peering_name or "managed-hsm-operator"
+    settings.peering.clusterwide = clusterwide
     # Honour the apiserver's Retry-After (priority & fairness) instead of hammering it.
     settings.networking.enforce_retry_after = True
     settings.watching.server_timeout = 300

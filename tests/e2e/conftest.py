@@ -10,7 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from hsm_devtools import controlplane, kubectl as kubectl_tools, processes
+from hsm_devtools import controlplane, processes
+from hsm_devtools import kubectl as kubectl_tools
 
 
 @pytest.fixture(scope="module")

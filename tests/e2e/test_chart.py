@@ -1,7 +1,8 @@
 """The Helm chart: lint, render with every documented option, install into a real kube-apiserver, prove the RBAC.
 
-Without a kubelet no Pod runs, so the chart is proven by what the apiserver accepts (a real `helm install`, not only a
-dry-run) and by `kubectl auth can-i` as each controller's ServiceAccount: allowed exactly what it needs, denied the rest.
+Without a kubelet no Pod runs, so the chart is proven by what the apiserver accepts (a real `helm install`, not only
+a dry-run) and by `kubectl auth can-i` as each controller's ServiceAccount: allowed exactly what it needs, denied the
+rest.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
-from hsm_devtools import binaries, controlplane, kubectl as kubectl_tools
+from hsm_devtools import binaries, controlplane
+from hsm_devtools import kubectl as kubectl_tools
 
 pytestmark = pytest.mark.e2e
 
@@ -96,22 +98,31 @@ def test_options_take_effect() -> None:
     assert not by_kind(render("crds.enabled=false"), "CustomResourceDefinition")
     crds = by_kind(render(), "CustomResourceDefinition")
     assert {c["metadata"]["name"] for c in crds} == {
-        "managedhsms.mhsm.dev", "hsmsecuritydomains.mhsm.dev", "hsmkeys.mhsm.dev",
-        "hsmroledefinitions.mhsm.dev", "hsmroleassignments.mhsm.dev",
+        "managedhsms.mhsm.dev",
+        "hsmsecuritydomains.mhsm.dev",
+        "hsmkeys.mhsm.dev",
+        "hsmroledefinitions.mhsm.dev",
+        "hsmroleassignments.mhsm.dev",
     }
     assert all(c["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep" for c in crds)
     unkept = by_kind(render("crds.keep=false"), "CustomResourceDefinition")
     assert all("helm.sh/resource-policy" not in (c["metadata"].get("annotations") or {}) for c in unkept)
 
     args = container_args(render("watchNamespaces={team-a,team-b}"), "data")
-    assert "--namespace=team-a" in args and "--namespace=team-b" in args and "--all-namespaces" not in args
-    assert "--peering=r1-managed-hsm-operator-management" in container_args(render("peering.enabled=true"), "management")
+    assert "--namespace=team-a" in args
+    assert "--namespace=team-b" in args
+    assert "--all-namespaces" not in args
+    assert "--peering=r1-managed-hsm-operator-management" in container_args(
+        render("peering.enabled=true"), "management"
+    )
     assert "--standalone" in container_args(render(), "management")
 
     no_emulator = render("emulator.enabled=false")
     assert not by_kind(no_emulator, "StatefulSet")
-    env = {e["name"]: e.get("value") for e in
-           by_kind(no_emulator, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["env"]}
+    env = {
+        e["name"]: e.get("value")
+        for e in by_kind(no_emulator, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
     assert env["HSM_ARM_ENDPOINT"] == "https://management.azure.com"
     assert "HSM_CA_BUNDLE" not in env
     assert not by_kind(render("rbac.create=false"), "ClusterRole")
@@ -150,8 +161,14 @@ def test_values_schema_is_strict_everywhere() -> None:
 @pytest.fixture(scope="module")
 def installed(e2e_plane: controlplane.ControlPlane, e2e_kubectl: kubectl_tools.Kubectl) -> str:
     """The chart really installed (default values) into the real apiserver, in namespace mhsm-system."""
-    helm("install", "r1", str(CHART), "--namespace=mhsm-system", "--create-namespace",
-         kubeconfig=e2e_plane.kubeconfig_path)
+    helm(
+        "install",
+        "r1",
+        str(CHART),
+        "--namespace=mhsm-system",
+        "--create-namespace",
+        kubeconfig=e2e_plane.kubeconfig_path,
+    )
     return "mhsm-system"
 
 
@@ -164,15 +181,35 @@ def test_install_creates_every_rendered_object(installed: str, e2e_kubectl: kube
         e2e_kubectl("wait", "--for=condition=Established", f"crd/{crd}.mhsm.dev", "--timeout=60s")
 
 
-def test_install_with_every_option_flipped(installed: str, e2e_plane: controlplane.ControlPlane,
-                                           e2e_kubectl: kubectl_tools.Kubectl) -> None:
+def test_install_with_every_option_flipped(
+    installed: str, e2e_plane: controlplane.ControlPlane, e2e_kubectl: kubectl_tools.Kubectl
+) -> None:
     """A second release with the non-default options on (CRDs owned by the first release, so off here)."""
     e2e_kubectl("create", "namespace", "team-a")
-    helm("install", "r2", str(CHART), "--namespace=mhsm-alt", "--create-namespace",
-         "--set", "crds.enabled=false", "--set", "peering.enabled=true", "--set", "watchNamespaces={team-a}",
-         "--set", "emulator.persistence.enabled=false", "--set", "metrics.enabled=false",
-         "--set", "management.replicas=2", "--set", "data.replicas=2", "--set", "verbose=true",
-         kubeconfig=e2e_plane.kubeconfig_path)
+    helm(
+        "install",
+        "r2",
+        str(CHART),
+        "--namespace=mhsm-alt",
+        "--create-namespace",
+        "--set",
+        "crds.enabled=false",
+        "--set",
+        "peering.enabled=true",
+        "--set",
+        "watchNamespaces={team-a}",
+        "--set",
+        "emulator.persistence.enabled=false",
+        "--set",
+        "metrics.enabled=false",
+        "--set",
+        "management.replicas=2",
+        "--set",
+        "data.replicas=2",
+        "--set",
+        "verbose=true",
+        kubeconfig=e2e_plane.kubeconfig_path,
+    )
     e2e_kubectl("get", "kopfpeerings.kopf.dev", "-n", "team-a", "r2-managed-hsm-operator-management")
     e2e_kubectl("get", "deployment", "-n", "mhsm-alt", "r2-managed-hsm-operator-data")
 
@@ -214,9 +251,11 @@ RBAC_TABLE = [
 ]
 
 
-@pytest.mark.parametrize(("controller", "verb", "resource", "allowed"), RBAC_TABLE,
-                         ids=[f"{c}-{v}-{r}" for c, v, r, _ in RBAC_TABLE])
-def test_rbac_least_privilege(installed: str, e2e_kubectl: kubectl_tools.Kubectl,
-                              controller: str, verb: str, resource: str, allowed: bool) -> None:
+@pytest.mark.parametrize(
+    ("controller", "verb", "resource", "allowed"), RBAC_TABLE, ids=[f"{c}-{v}-{r}" for c, v, r, _ in RBAC_TABLE]
+)
+def test_rbac_least_privilege(
+    installed: str, e2e_kubectl: kubectl_tools.Kubectl, controller: str, verb: str, resource: str, allowed: bool
+) -> None:
     result = e2e_kubectl("auth", "can-i", verb, resource, "--all-namespaces", f"--as={sa(controller)}", check=False)
     assert result.stdout.strip() == ("yes" if allowed else "no"), (controller, verb, resource, result.stderr)

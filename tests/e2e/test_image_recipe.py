@@ -24,8 +24,13 @@ def test_dockerfile_installs_with_the_tested_script() -> None:
 
 def test_install_recipe_yields_both_programs(tmp_path: Path) -> None:
     venv = tmp_path / "image-venv"
-    subprocess.run(["bash", str(ROOT / "hack" / "install-image.sh"), str(venv), str(ROOT)],
-                   check=True, timeout=900, capture_output=True, text=True)
+    subprocess.run(
+        ["bash", str(ROOT / "hack" / "install-image.sh"), str(venv), str(ROOT)],
+        check=True,
+        timeout=900,
+        capture_output=True,
+        text=True,
+    )
     for program, words in (("hsm-operator", "run"), ("hsm-emulator", "serve")):
         out = subprocess.run([str(venv / "bin" / program), "--help"], check=True, capture_output=True, text=True)
         assert words in out.stdout
