@@ -478,12 +478,9 @@ def set_rotation_policy(
 
 
 def rotate_key(tx: Transaction, hsm: HsmContext, name: str, now: int) -> dict[str, Any]:
+    # On-demand rotation works with or without a rotation policy (`az keyvault key rotate` on a fresh key); a
+    # policy only adds the new version's expiry.
     key = active_key(tx, hsm, name)
-    if key.rotation_policy is None:
-        raise errors.bad_parameter(
-            f"Key {key.name} has no rotation policy; Managed HSM requires a rotation policy before a key can be "
-            "rotated on demand."
-        )
     latest = version_of(tx, hsm, key, None)
     current = material_codec.unseal(hsm.master_key, hsm.id, key.name, latest.version, latest.sealed_material)
     if isinstance(current, RsaKey):
