@@ -2,9 +2,7 @@
 
 The in-process figure runs what the GET handler runs (read transaction, Azure RBAC decision, lookup, rendering,
 JSON) against the same kind of database without HTTP, TLS or token checks; the ratio shows what the HTTP stack
-costs. Prints a table and writes bench/results/bench_arm.json.
-
-    .venv/bin/python bench/bench_arm.py [--requests 300]
+costs. Run alone: `.venv/bin/python bench/bench_arm.py [--quick] [--requests 300]`.
 """
 
 from __future__ import annotations
@@ -12,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import ssl
-import statistics
 import sys
 import tempfile
 import time
@@ -21,14 +18,17 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "operator"))
+if __package__ in (None, ""):  # run as `python bench/bench_arm.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.framework import Row, median, percentile, standalone
 from hsm_devtools.emulator_process import EmulatorProcess, standard_directory
 from hsm_emulator.config import parse_config
 from hsm_emulator.management import bootstrap, models, rbac, service, store, wire
 from hsm_emulator.storage import Database
 
-RESULTS = Path(__file__).resolve().parent / "results" / "bench_arm.json"
+GROUP = "ARM GET managedHSM (emulator over HTTPS)"
+REFERENCE = "same handler work in-process"
 API = "api-version=2025-05-01"
 
 
@@ -37,11 +37,6 @@ class Caller:
     object_id: str
     tenant_id: str
     group_ids: frozenset[str] = field(default_factory=frozenset)
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
 def hsm_body(directory_tenant: str, admin: str, location: str) -> dict[str, object]:
@@ -118,25 +113,27 @@ def in_process(requests: int) -> list[float]:
     return samples
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=300)
-    args = parser.parse_args()
-    http = over_http(args.requests)
-    local = in_process(args.requests)
-    rows = {
-        "http_get": {"median_ms": statistics.median(http) * 1000, "p99_ms": percentile(http, 0.99) * 1000},
-        "in_process": {"median_ms": statistics.median(local) * 1000, "p99_ms": percentile(local, 0.99) * 1000},
-    }
-    ratio = rows["http_get"]["median_ms"] / rows["in_process"]["median_ms"]
-    print(f"{'ARM GET managedHSM':<22}{'median ms':>12}{'p99 ms':>12}")
-    for name, row in rows.items():
-        print(f"{name:<22}{row['median_ms']:>12.3f}{row['p99_ms']:>12.3f}")
-    print(f"{'http / in-process':<22}{ratio:>12.1f}x")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"requests": args.requests, **rows, "median_ratio": ratio}, indent=2) + "\n")
-    print(f"written {RESULTS}")
+def collect(arguments: argparse.Namespace) -> list[Row]:
+    requests = arguments.requests or (100 if arguments.quick else 300)
+    http = [sample * 1000 for sample in over_http(requests)]
+    local = [sample * 1000 for sample in in_process(requests)]
+    return [
+        Row(GROUP, "latency median", median(http), "ms", median(local), REFERENCE, higher_is_better=False),
+        Row(
+            GROUP,
+            "latency p99",
+            percentile(http, 0.99),
+            "ms",
+            percentile(local, 0.99),
+            REFERENCE,
+            higher_is_better=False,
+        ),
+    ]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--requests", type=int, default=None, help="GET requests to time (default 300)")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(standalone(__doc__.splitlines()[0], collect, configure, stem="arm"))

@@ -1,20 +1,27 @@
 """In-process throughput of the emulator's crypto recipes, next to the real service's published per-partition figures
 (AZURE-API.md §9), so a slow path in ``hsm_emulator.crypto`` shows up before it shows up over HTTP.
 
-Run: ``.venv/bin/python bench/bench_crypto_inprocess.py [seconds-per-case]`` (default 0.5 s per case).
+Run alone: ``.venv/bin/python bench/bench_crypto_inprocess.py [--quick] [--seconds 0.5]`` (seconds per case).
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import sys
-import time
 from collections.abc import Callable
+from pathlib import Path
 
+if __package__ in (None, ""):  # run as `python bench/bench_crypto_inprocess.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.framework import Row, rate_for, standalone
 from hsm_emulator.crypto import keygen, operations, sealing
 
+GROUP = "crypto recipes in-process (hsm_emulator.crypto, no HTTP)"
+
 # name -> published ops/s for one partition (None: no published figure)
-PUBLISHED: dict[str, int | None] = {
+PUBLISHED: dict[str, float | None] = {
     "RSA-2048 sign RS256": 1100,
     "RSA-2048 verify RS256": 10000,
     "RSA-2048 encrypt RSA-OAEP-256": 10000,
@@ -27,17 +34,8 @@ PUBLISHED: dict[str, int | None] = {
 }
 
 
-def measure(function: Callable[[], object], seconds: float) -> float:
-    count, start = 0, time.perf_counter()
-    deadline = start + seconds
-    while time.perf_counter() < deadline:
-        function()
-        count += 1
-    return count / (time.perf_counter() - start)
-
-
-def main() -> None:
-    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 0.5
+def collect(arguments: argparse.Namespace) -> list[Row]:
+    seconds = arguments.seconds or (0.2 if arguments.quick else 0.5)
     rsa_key, ec_key, aes_key = keygen.generate_rsa(2048), keygen.generate_ec("P-256"), keygen.generate_oct(256)
     digest = hashlib.sha256(b"benchmark").digest()
     rsa_signature = operations.sign(rsa_key, "RS256", digest)
@@ -55,11 +53,15 @@ def main() -> None:
         "AES-256 wrap A256KW": lambda: operations.wrap_key(aes_key, "A256KW", b"k" * 32),
         "seal + unseal 4 KiB": lambda: sealing.unseal(master_key, sealing.seal(master_key, payload, b"aad"), b"aad"),
     }
-    print(f"{'operation':<32} {'emulator ops/s':>15} {'Azure ops/s':>12}")
-    for name, function in cases.items():
-        published = PUBLISHED[name]
-        print(f"{name:<32} {measure(function, seconds):>15,.0f} {published if published else '-':>12}")
+    return [
+        Row(GROUP, name, rate_for(function, seconds), "ops/s", published=PUBLISHED[name])
+        for name, function in cases.items()
+    ]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seconds", type=float, default=None, help="seconds per case (default 0.5)")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(standalone(__doc__.splitlines()[0], collect, configure, stem="crypto-inprocess"))

@@ -1,13 +1,14 @@
 """Data-plane throughput of the emulator through the official SDKs, beside in-process `cryptography`.
 
-Measures (prints a table, writes bench/results/bench_dataplane.json):
-- sign/verify per second (RS256, ES256) and encrypt/decrypt per second (RSA-OAEP-256, A256GCM) through
-  CryptographyClient, with the same operation done locally by `cryptography` and the ratio;
-- the local RBAC decision time with 10, 1,000 and 10,000 role assignments on the HSM (must stay flat: the decision
-  reads only the caller's assignments, indexed by principal);
-- key creation rate per key type through KeyClient.
+Measures:
+- sign/verify per second (RS256, PS256 with RSA-2048, ES256 with P-256, ES384 with P-384), encrypt/decrypt per second
+  (RSA-OAEP-256, A256GCM with 4 KiB) and wrap/unwrap (A256KW) through CryptographyClient, beside the same operation
+  done locally by `cryptography` and the published per-partition limit of the real service;
+- the local RBAC decision time with 10, 1,000 and 10,000 role assignments on the HSM, beside the 10-assignment figure
+  (must stay flat: the decision reads only the caller's assignments, indexed by principal);
+- key creation rate per key type through KeyClient (published: 1 create/s per HSM).
 
-    .venv/bin/python bench/bench_dataplane.py [--operations 200]
+Run alone: `.venv/bin/python bench/bench_dataplane.py [--quick] [--operations 200]`.
 """
 
 from __future__ import annotations
@@ -15,10 +16,8 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
-import json
 import os
 import secrets
-import statistics
 import sys
 import tempfile
 import time
@@ -27,8 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "operator"))
-
+from azure.core.rest import HttpRequest
 from azure.identity import ClientSecretCredential
 from azure.keyvault.administration import KeyVaultAccessControlClient, KeyVaultRoleScope
 from azure.keyvault.keys import KeyClient
@@ -39,8 +37,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.keywrap import aes_key_unwrap, aes_key_wrap
 from cryptography.x509.oid import NameOID
 
+if __package__ in (None, ""):  # run as `python bench/bench_dataplane.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.framework import Row, median, rate, standalone
 from hsm_devtools.emulator_process import EmulatorProcess, standard_directory
 from hsm_emulator.dataplane import hsm_state, keys_store, rbac_service, rbac_store, roles, settings_service
 from hsm_emulator.dataplane.hsm_context import HsmContext
@@ -48,15 +51,29 @@ from hsm_emulator.dataplane.rbac_store import StoredAssignment
 from hsm_emulator.identity import Principal
 from hsm_emulator.storage import Database
 
-RESULTS = Path(__file__).resolve().parent / "results" / "bench_dataplane.json"
 CRYPTO_USER = "21dbd100-6940-42c2-9190-5d6cb909625b"
+CRYPTO_GROUP = "crypto through the SDK (CryptographyClient -> emulator)"
+DECISION_GROUP = "local RBAC authorization decision (in process, real SQLite)"
+CREATE_GROUP = "key creation through the SDK (KeyClient -> emulator)"
+IN_PROCESS = "in-process cryptography"
 
-
-def per_second(operation: Callable[[], object], count: int) -> float:
-    started = time.perf_counter()
-    for _ in range(count):
-        operation()
-    return count / (time.perf_counter() - started)
+# Published ops/s for one partition and one key (AZURE-API.md §9), by the case names used below.
+PUBLISHED: dict[str, float] = {
+    "RS256 sign (RSA-2048)": 1100,
+    "RS256 verify (RSA-2048)": 10000,
+    "PS256 sign (RSA-2048)": 1100,
+    "PS256 verify (RSA-2048)": 10000,
+    "ES256 sign (P-256)": 260,
+    "ES256 verify (P-256)": 130,
+    "ES384 sign (P-384)": 165,
+    "ES384 verify (P-384)": 82,
+    "RSA-OAEP-256 encrypt (RSA-2048)": 10000,
+    "RSA-OAEP-256 decrypt (RSA-2048)": 1100,
+    "A256GCM encrypt 4 KiB": 8000,
+    "A256GCM decrypt 4 KiB": 8000,
+    "A256KW wrap": 9000,
+    "A256KW unwrap": 9000,
+}
 
 
 def _b64u(data: bytes) -> str:
@@ -92,7 +109,7 @@ def _certificate_jwk(index: int) -> dict[str, Any]:
     }
 
 
-def sdk_figures(operations: int) -> dict[str, Any]:
+def sdk_figures(operations: int, quick: bool) -> list[Row]:
     directory = standard_directory()
     with tempfile.TemporaryDirectory() as state:
         emulator = EmulatorProcess(Path(state), directory.config()).start()
@@ -142,113 +159,178 @@ def sdk_figures(operations: int) -> dict[str, Any]:
             )
             user = credential("crypto-user")
             keys = KeyClient(uri, user, **options)
-            return {"crypto": _crypto_figures(keys, user, options, operations), "create": _create_figures(keys)}
+            return [*_crypto_figures(keys, user, options, operations), *_create_figures(keys, quick)]
         finally:
             emulator.stop()
 
 
-def _crypto_figures(
-    keys: KeyClient, user: ClientSecretCredential, options: dict[str, Any], count: int
-) -> list[dict[str, Any]]:
+def _service_call(keys: KeyClient, kid: str, operation: str, **fields: bytes | str) -> Callable[[], object]:
+    """One key operation sent to the HSM through the SDK's pipeline (auth, retries) as the REST call.
+
+    CryptographyClient computes verify, RSA encrypt and key wrap locally from the downloaded public key (and for an
+    oct-HSM key, whose `k` is never returned, it silently wraps with a random local key), so those figures would not
+    measure the service. These go to `POST {kid}/{operation}` instead; private-key operations use CryptographyClient.
+    """
+    body = {name: _b64u(value) if isinstance(value, bytes) else value for name, value in fields.items()}
+    request = HttpRequest("POST", f"{kid}/{operation}", json=body)  # send_request adds the client's api-version
+
+    def call() -> object:
+        response = keys.send_request(request)
+        if response.status_code != 200:
+            raise RuntimeError(f"{operation} failed: {response.status_code} {response.text()}")
+        return response
+
+    return call
+
+
+def _crypto_figures(keys: KeyClient, user: ClientSecretCredential, options: dict[str, Any], count: int) -> list[Row]:
     rsa_key = keys.create_rsa_key("bench-rsa", size=2048)
     ec_key = keys.create_ec_key("bench-ec", curve="P-256")
+    ec384_key = keys.create_ec_key("bench-ec384", curve="P-384")
     aes_key = keys.create_oct_key("bench-aes", size=256)
     local_rsa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     local_ec = ec.generate_private_key(ec.SECP256R1())
-    local_aes = AESGCM(secrets.token_bytes(32))
+    local_ec384 = ec.generate_private_key(ec.SECP384R1())
+    aes_bytes = secrets.token_bytes(32)
+    local_aes = AESGCM(aes_bytes)
     digest = hashlib.sha256(b"bench").digest()
+    digest384 = hashlib.sha384(b"bench").digest()
     rsa_client = CryptographyClient(rsa_key, user, **options)
     ec_client = CryptographyClient(ec_key, user, **options)
+    ec384_client = CryptographyClient(ec384_key, user, **options)
     aes_client = CryptographyClient(aes_key, user, **options)
     rs_sig = rsa_client.sign(SignatureAlgorithm.rs256, digest).signature
+    ps_sig = rsa_client.sign(SignatureAlgorithm.ps256, digest).signature
     es_sig = ec_client.sign(SignatureAlgorithm.es256, digest).signature
+    es384_sig = ec384_client.sign(SignatureAlgorithm.es384, digest384).signature
     oaep = padding.OAEP(padding.MGF1(hashes.SHA256()), hashes.SHA256(), None)
-    rsa_ct = rsa_client.encrypt(EncryptionAlgorithm.rsa_oaep_256, b"x" * 32).ciphertext
+    pss = padding.PSS(padding.MGF1(hashes.SHA256()), padding.PSS.DIGEST_LENGTH)
+    sha256 = utils.Prehashed(hashes.SHA256())
+    sha384 = utils.Prehashed(hashes.SHA384())
+    rsa_ct = base64.urlsafe_b64decode(
+        _service_call(keys, rsa_key.id, "encrypt", alg="RSA-OAEP-256", value=b"x" * 32)().json()["value"] + "=="
+    )
     gcm = aes_client.encrypt(EncryptionAlgorithm.a256_gcm, b"x" * 4096)
-    local_rs = local_rsa.sign(digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256()))
-    local_es = local_ec.sign(digest, ec.ECDSA(utils.Prehashed(hashes.SHA256())))
+    wrapped = base64.urlsafe_b64decode(
+        _service_call(keys, aes_key.id, "wrapkey", alg="A256KW", value=b"k" * 32)().json()["value"] + "=="
+    )
+    local_rs = local_rsa.sign(digest, padding.PKCS1v15(), sha256)
+    local_ps = local_rsa.sign(digest, pss, sha256)
+    local_es = local_ec.sign(digest, ec.ECDSA(sha256))
+    local_es384 = local_ec384.sign(digest384, ec.ECDSA(sha384))
     local_ct = local_rsa.public_key().encrypt(b"x" * 32, oaep)
     nonce = os.urandom(12)
     local_gcm = local_aes.encrypt(nonce, b"x" * 4096, None)
+    local_wrapped = aes_key_wrap(aes_bytes, b"k" * 32)
+    rsa_public, ec_public, ec384_public = local_rsa.public_key(), local_ec.public_key(), local_ec384.public_key()
     cases: list[tuple[str, Callable[[], object], Callable[[], object]]] = [
         (
-            "RS256 sign",
+            "RS256 sign (RSA-2048)",
             lambda: rsa_client.sign(SignatureAlgorithm.rs256, digest),
-            lambda: local_rsa.sign(digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256())),
+            lambda: local_rsa.sign(digest, padding.PKCS1v15(), sha256),
         ),
         (
-            "RS256 verify",
-            lambda: rsa_client.verify(SignatureAlgorithm.rs256, digest, rs_sig),
-            lambda: local_rsa.public_key().verify(
-                local_rs, digest, padding.PKCS1v15(), utils.Prehashed(hashes.SHA256())
-            ),
+            "RS256 verify (RSA-2048)",
+            _service_call(keys, rsa_key.id, "verify", alg="RS256", digest=digest, value=rs_sig),
+            lambda: rsa_public.verify(local_rs, digest, padding.PKCS1v15(), sha256),
         ),
         (
-            "ES256 sign",
+            "PS256 sign (RSA-2048)",
+            lambda: rsa_client.sign(SignatureAlgorithm.ps256, digest),
+            lambda: local_rsa.sign(digest, pss, sha256),
+        ),
+        (
+            "PS256 verify (RSA-2048)",
+            _service_call(keys, rsa_key.id, "verify", alg="PS256", digest=digest, value=ps_sig),
+            lambda: rsa_public.verify(local_ps, digest, pss, sha256),
+        ),
+        (
+            "ES256 sign (P-256)",
             lambda: ec_client.sign(SignatureAlgorithm.es256, digest),
-            lambda: local_ec.sign(digest, ec.ECDSA(utils.Prehashed(hashes.SHA256()))),
+            lambda: local_ec.sign(digest, ec.ECDSA(sha256)),
         ),
         (
-            "ES256 verify",
-            lambda: ec_client.verify(SignatureAlgorithm.es256, digest, es_sig),
-            lambda: local_ec.public_key().verify(local_es, digest, ec.ECDSA(utils.Prehashed(hashes.SHA256()))),
+            "ES256 verify (P-256)",
+            _service_call(keys, ec_key.id, "verify", alg="ES256", digest=digest, value=es_sig),
+            lambda: ec_public.verify(local_es, digest, ec.ECDSA(sha256)),
         ),
         (
-            "RSA-OAEP-256 encrypt",
-            lambda: rsa_client.encrypt(EncryptionAlgorithm.rsa_oaep_256, b"x" * 32),
-            lambda: local_rsa.public_key().encrypt(b"x" * 32, oaep),
+            "ES384 sign (P-384)",
+            lambda: ec384_client.sign(SignatureAlgorithm.es384, digest384),
+            lambda: local_ec384.sign(digest384, ec.ECDSA(sha384)),
         ),
         (
-            "RSA-OAEP-256 decrypt",
+            "ES384 verify (P-384)",
+            _service_call(keys, ec384_key.id, "verify", alg="ES384", digest=digest384, value=es384_sig),
+            lambda: ec384_public.verify(local_es384, digest384, ec.ECDSA(sha384)),
+        ),
+        (
+            "RSA-OAEP-256 encrypt (RSA-2048)",
+            _service_call(keys, rsa_key.id, "encrypt", alg="RSA-OAEP-256", value=b"x" * 32),
+            lambda: rsa_public.encrypt(b"x" * 32, oaep),
+        ),
+        (
+            "RSA-OAEP-256 decrypt (RSA-2048)",
             lambda: rsa_client.decrypt(EncryptionAlgorithm.rsa_oaep_256, rsa_ct),
             lambda: local_rsa.decrypt(local_ct, oaep),
         ),
         (
-            "A256GCM encrypt 4KB",
+            "A256GCM encrypt 4 KiB",
             lambda: aes_client.encrypt(EncryptionAlgorithm.a256_gcm, b"x" * 4096),
             lambda: local_aes.encrypt(os.urandom(12), b"x" * 4096, None),
         ),
         (
-            "A256GCM decrypt 4KB",
+            "A256GCM decrypt 4 KiB",
             lambda: aes_client.decrypt(
                 EncryptionAlgorithm.a256_gcm, gcm.ciphertext, iv=gcm.iv, authentication_tag=gcm.tag
             ),
             lambda: local_aes.decrypt(nonce, local_gcm, None),
         ),
+        (
+            "A256KW wrap",
+            _service_call(keys, aes_key.id, "wrapkey", alg="A256KW", value=b"k" * 32),
+            lambda: aes_key_wrap(aes_bytes, b"k" * 32),
+        ),
+        (
+            "A256KW unwrap",
+            _service_call(keys, aes_key.id, "unwrapkey", alg="A256KW", value=wrapped),
+            lambda: aes_key_unwrap(aes_bytes, local_wrapped),
+        ),
     ]
-    figures = []
-    for name, remote, local in cases:
-        through_sdk = per_second(remote, count)
-        in_process = per_second(local, count * 5)
-        figures.append(
-            {
-                "operation": name,
-                "sdk_per_second": round(through_sdk, 1),
-                "in_process_per_second": round(in_process, 1),
-                "ratio": round(in_process / through_sdk, 1),
-            }
+    return [
+        Row(
+            CRYPTO_GROUP,
+            name,
+            rate(remote, count),
+            "ops/s",
+            rate(local, count * 5),
+            IN_PROCESS,
+            published=PUBLISHED[name],
         )
-    return figures
-
-
-def _create_figures(keys: KeyClient) -> list[dict[str, Any]]:
-    kinds: list[tuple[str, Callable[[str], object], int]] = [
-        ("RSA-HSM 2048", lambda n: keys.create_rsa_key(n, size=2048), 10),
-        ("RSA-HSM 4096", lambda n: keys.create_rsa_key(n, size=4096), 3),
-        ("EC-HSM P-256", lambda n: keys.create_ec_key(n, curve="P-256"), 20),
-        ("oct-HSM 256", lambda n: keys.create_oct_key(n, size=256), 20),
+        for name, remote, local in cases
     ]
-    figures = []
+
+
+def _create_figures(keys: KeyClient, quick: bool) -> list[Row]:
+    scale = 2 if quick else 1
+    kinds: list[tuple[str, Callable[[str], object], int]] = [
+        ("RSA-HSM 2048", lambda n: keys.create_rsa_key(n, size=2048), 10 // scale),
+        ("RSA-HSM 4096", lambda n: keys.create_rsa_key(n, size=4096), 3),
+        ("EC-HSM P-256", lambda n: keys.create_ec_key(n, curve="P-256"), 20 // scale),
+        ("oct-HSM 256", lambda n: keys.create_oct_key(n, size=256), 20 // scale),
+    ]
+    rows = []
     for label, create, count in kinds:
         prefix = label.replace(" ", "-").lower()
         started = time.perf_counter()
         for index in range(count):
             create(f"{prefix}-{index}")
-        figures.append({"key_type": label, "created_per_second": round(count / (time.perf_counter() - started), 1)})
-    return figures
+        created = count / (time.perf_counter() - started)
+        rows.append(Row(CREATE_GROUP, f"create {label}", created, "keys/s", published=1))
+    return rows
 
 
-def decision_figures() -> list[dict[str, Any]]:
+def decision_figures() -> list[Row]:
     """Median time of one authorization decision as the HSM's assignment count grows (in process, real SQLite)."""
     figures = []
     for total in (10, 1_000, 10_000):
@@ -278,28 +360,32 @@ def decision_figures() -> list[dict[str, Any]]:
                 samples.append(time.perf_counter() - started)
                 assert allowed
             database.close()
-        figures.append({"assignments": total, "median_microseconds": round(statistics.median(samples) * 1e6, 1)})
-    return figures
+        figures.append((total, median(samples) * 1e6))
+    smallest = figures[0][1]
+    return [
+        Row(
+            DECISION_GROUP,
+            f"decision with {total:,} role assignments",
+            micros,
+            "us",
+            smallest,
+            f"same decision with {figures[0][0]} assignments",
+            higher_is_better=False,
+        )
+        for total, micros in figures
+    ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--operations", type=int, default=200, help="SDK calls per crypto operation")
-    args = parser.parse_args()
-    results = {"decision": decision_figures(), **sdk_figures(args.operations)}
-    print(f"{'operation':<24}{'SDK ops/s':>12}{'in-process ops/s':>20}{'ratio':>8}")
-    for row in results["crypto"]:
-        print(f"{row['operation']:<24}{row['sdk_per_second']:>12}{row['in_process_per_second']:>20}{row['ratio']:>8}")
-    print(f"\n{'role assignments':<24}{'decision (us, median)':>24}")
-    for row in results["decision"]:
-        print(f"{row['assignments']:<24}{row['median_microseconds']:>24}")
-    print(f"\n{'key type':<24}{'created/s':>12}")
-    for row in results["create"]:
-        print(f"{row['key_type']:<24}{row['created_per_second']:>12}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nwritten {RESULTS}")
+def collect(arguments: argparse.Namespace) -> list[Row]:
+    operations = arguments.operations or (60 if arguments.quick else 200)
+    sdk = sdk_figures(operations, arguments.quick)
+    crypto = [row for row in sdk if row.group == CRYPTO_GROUP]
+    return [*crypto, *decision_figures(), *(row for row in sdk if row.group != CRYPTO_GROUP)]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--operations", type=int, default=None, help="SDK calls per crypto operation (default 200)")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(standalone(__doc__.splitlines()[0], collect, configure, stem="dataplane"))

@@ -2,46 +2,34 @@
 connection) versus the bare cryptographic work in-process (PyJWT RS256 sign / verify with a 2048-bit key).
 
 The ratio shows how much the HTTP stack, form parsing, directory lookups and durable reads cost on top of the
-signature itself. Run: `.venv/bin/python bench/bench_identity.py [--requests 300]`. Prints a table and writes
-`bench/results/bench_identity-<utc time>.json`.
+signature itself. Run alone: `.venv/bin/python bench/bench_identity.py [--quick] [--requests 300]`.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import http.client
 import json
 import sys
 import tempfile
-import time
 import urllib.parse
-from collections.abc import Callable
 from pathlib import Path
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "operator"))
+if __package__ in (None, ""):  # run as `python bench/bench_identity.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.framework import Row, rate, standalone
 from hsm_devtools.emulator_process import EmulatorProcess, standard_directory
 
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
+GROUP = "identity (emulated Entra ID over HTTPS)"
+REFERENCE = "in-process PyJWT RS256"
 
 
-def rate(operation: Callable[[], object], count: int) -> float:
-    operation()  # warm-up (connection set-up, caches)
-    started = time.perf_counter()
-    for _ in range(count):
-        operation()
-    return count / (time.perf_counter() - started)
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=300, help="operations per measurement")
-    arguments = parser.parse_args()
-    count = arguments.requests
+def collect(arguments: argparse.Namespace) -> list[Row]:
+    count = arguments.requests or (100 if arguments.quick else 300)
     directory = standard_directory()
     sp = directory.sp("crypto-user")
     with (
@@ -67,7 +55,8 @@ def main() -> int:
             )
             response = connection.getresponse()
             body = json.loads(response.read())
-            assert response.status == 200, body
+            if response.status != 200:
+                raise RuntimeError(f"token request failed: {response.status} {body}")
             return str(body["access_token"])
 
         admin_token = emulator.request_token(
@@ -88,7 +77,8 @@ def main() -> int:
             )
             response = connection.getresponse()
             response.read()
-            assert response.status == 200
+            if response.status != 200:
+                raise RuntimeError(f"protected call failed: {response.status}")
 
         http_issue = rate(issue, count)
         http_validate = rate(validate, count)
@@ -102,34 +92,15 @@ def main() -> int:
     local_verify = rate(
         lambda: jwt.decode(token, public_key, algorithms=["RS256"], audience="https://managedhsm.azure.net"), count
     )
-
-    rows = [
-        ("token issue", http_issue, local_sign),
-        ("token validation", http_validate, local_verify),
+    return [
+        Row(GROUP, "token issue (client credentials)", http_issue, "ops/s", local_sign, f"{REFERENCE} sign"),
+        Row(GROUP, "token validation (protected GET)", http_validate, "ops/s", local_verify, f"{REFERENCE} verify"),
     ]
-    print(f"{'operation':<18} {'emulator HTTPS/s':>17} {'in-process/s':>13} {'ratio':>7}")
-    for name, over_http, local in rows:
-        print(f"{name:<18} {over_http:>17.1f} {local:>13.1f} {local / over_http:>6.1f}x")
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    result = {
-        "benchmark": "identity",
-        "requests": count,
-        "results": [
-            {
-                "operation": name,
-                "emulator_https_per_second": round(h, 1),
-                "in_process_per_second": round(p, 1),
-                "ratio": round(p / h, 2),
-            }
-            for name, h, p in rows
-        ],
-    }
-    path = RESULTS_DIR / f"bench_identity-{stamp}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"results: {path}")
-    return 0
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--requests", type=int, default=None, help="operations per measurement (default 300)")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(standalone(__doc__.splitlines()[0], collect, configure, stem="identity"))

@@ -1,12 +1,14 @@
-"""How much do per-object sync timers cost? Prints memory per sleeping timer task and the due-check throughput.
+"""How much do per-object sync timers cost? Memory per sleeping timer task and the due-check time, without a cluster.
 
 Why: `handlers.py` runs one kopf timer per object (kopf keeps one asyncio task per timer, sleeping on a stopper
-event with a timeout) plus an in-memory due check per tick. This measures both for N objects without a cluster,
-so the choice can be revisited with numbers: `python bench/bench_operator.py [N]` (default 5000).
+event with a timeout) plus an in-memory due check per tick. This measures both for N objects, so the choice can be
+revisited with numbers: `.venv/bin/python bench/bench_operator.py [--quick] [--objects 5000]`. The whole operator
+under load (time-to-Ready, apiserver writes, RSS, idle CPU) is `bench/bench_operator_scale.py`.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import sys
@@ -14,11 +16,18 @@ import time
 import tracemalloc
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+if __package__ in (None, ""):  # run as `python bench/bench_operator.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.framework import Row, standalone
 from hsm_operator.controller import Controller
 from hsm_operator.kinds import managedhsm
 from hsm_operator.settings import config_from_env
+
+GROUP = "operator timer cost model (no cluster)"
 
 
 async def _timer_like(stopper: asyncio.Event, interval: float) -> None:
@@ -28,16 +37,17 @@ async def _timer_like(stopper: asyncio.Event, interval: float) -> None:
             await asyncio.wait_for(stopper.wait(), timeout=interval)
 
 
-async def main(count: int) -> None:
+async def measure(count: int) -> tuple[float, float]:
+    """(KiB of Python heap per sleeping timer task, microseconds per due check) for `count` objects."""
     tracemalloc.start()
-    base, _ = tracemalloc.get_traced_memory()
-    stopper = asyncio.Event()
-    tasks = [asyncio.create_task(_timer_like(stopper, 300.0)) for _ in range(count)]
-    await asyncio.sleep(0.5)
-    used, _ = tracemalloc.get_traced_memory()
-    per_task = (used - base) / count
-    print(f"timer tasks: {count}, Python heap {(used - base) / 2**20:.1f} MiB, {per_task / 1024:.2f} KiB per object")
-
+    try:
+        base, _ = tracemalloc.get_traced_memory()
+        stopper = asyncio.Event()
+        tasks = [asyncio.create_task(_timer_like(stopper, 300.0)) for _ in range(count)]
+        await asyncio.sleep(0.5)
+        used, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
     runtime: Any = type("Runtime", (), {"config": config_from_env({"HSM_SYNC_INTERVAL": "600"})})()
     controller = Controller(managedhsm.KIND, runtime)
     now = datetime.now(UTC)
@@ -49,13 +59,26 @@ async def main(count: int) -> None:
         for i in range(count)
     ]
     started = time.perf_counter()
-    due = sum(controller.due(body, now=now) for body in bodies)
+    for body in bodies:
+        controller.due(body, now=now)
     elapsed = time.perf_counter() - started
-    print(f"due checks: {count} in {elapsed * 1000:.1f} ms ({elapsed / count * 1e6:.1f} us each); {due} due now")
-    print(f"wake-ups at a 300 s tick: {count / 300:.1f}/s; Azure reads at a 600 s interval: {count / 600:.1f}/s")
     stopper.set()
     await asyncio.gather(*tasks)
+    return (used - base) / count / 1024, elapsed / count * 1e6
+
+
+def collect(arguments: argparse.Namespace) -> list[Row]:
+    count = arguments.objects or (1000 if arguments.quick else 5000)
+    per_task, due = asyncio.run(measure(count))
+    return [
+        Row(GROUP, f"Python heap per sleeping timer task ({count:,} tasks)", per_task, "KiB", higher_is_better=False),
+        Row(GROUP, "due check per object and tick", due, "us", higher_is_better=False),
+    ]
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--objects", type=int, default=None, help="objects to model (default 5000)")
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 5000))
+    sys.exit(standalone(__doc__.splitlines()[0], collect, configure, stem="operator-timers"))
