@@ -1,9 +1,9 @@
 """Shared helpers of the reliability suite: real faults (SIGKILL, restarts, a full disk, skewed clocks) against real
 processes, observed only through the official Azure SDK clients, kubectl and the emulator's files.
 
-Every test module here sets `pytestmark = [reliability, integration]` (each test runs real processes). Each test starts its
-own emulator (`fresh_emulator`), so killing, restarting or starving it never disturbs the rest of the session, and
-the HSMs it creates never eat the session emulator's port pool.
+Every test module here sets `pytestmark = [reliability, integration]` (each test runs real processes). Each test
+starts its own emulator (`fresh_emulator`), so killing, restarting or starving it never disturbs the rest of the
+session, and the HSMs it creates never eat the session emulator's port pool.
 
 `Azure(handle)` wraps one emulator with the standard directory: ARM client, `active_hsm(name)` (create + activate by
 security-domain download + Crypto User/Officer for `crypto-user`), and data-plane clients whose retry policy can be
@@ -91,7 +91,7 @@ class Azure:
         return str(poller.result().properties.hsm_uri).rstrip("/")
 
     def active_hsm(self, name: str) -> str:
-        """Create, activate (security-domain download) and grant `crypto-user` Crypto User + Officer; returns the URI."""
+        """Create, activate (security-domain download), grant `crypto-user` Crypto User + Officer; returns the URI."""
         uri = self.create_hsm(name)
         domain = SecurityDomainClient(uri, self.handle.credential("hsm-admin"), **self._options(None))
         officers = [make_holder(f"{name}-officer-{index}") for index in range(3)]
