@@ -3,7 +3,9 @@
 Why this module exists: one entry point for the container, `make run` and the tests. It validates the environment
 before kopf starts (a bad variable exits 2 with one line naming it), registers only the handlers of the chosen
 plane in a fresh `kopf.OperatorRegistry` (so the management and data controllers can run as separate Deployments
-with separate identities), and hands kopf its usual liveness and verbosity options.
+with separate identities), serves Prometheus metrics on HSM_METRICS_PORT when set (a port that cannot be bound exits
+2 like a bad variable), keeps expected waits out of the ERROR log (`waits.install`), and hands kopf its usual
+liveness and verbosity options.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from collections.abc import Sequence
 
 import kopf
 
-from hsm_operator import kinds
+from hsm_operator import kinds, waits
 from hsm_operator.handlers import build_registry
+from hsm_operator.metrics import Metrics, MetricsServer, serve
 from hsm_operator.settings import ConfigError, config_from_env
 
 PLANES = ("management", "data", "all")
@@ -65,16 +68,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # azure-core logs every HTTP request at INFO; the loop's Events and conditions already say what happened.
     logging.getLogger("azure").setLevel(logging.DEBUG if args.debug else logging.WARNING)
+    waits.install()
+    metrics = Metrics()
+    server: MetricsServer | None = None
+    if config.metrics_port is not None:
+        try:
+            server = serve(metrics, config.metrics_port)
+        except OSError as exc:
+            sys.stderr.write(f"hsm-operator: {exc.strerror}\n")
+            return 2
+        logging.getLogger(__name__).info("Serving Prometheus metrics on port %d (/metrics)", server.port)
     clusterwide = bool(args.all_namespaces)
-    registry = build_registry(selected, config, peering_name=args.peering, clusterwide=clusterwide)
-    kopf.run(
-        registry=registry,
-        standalone=args.peering is None,
-        peering_name=args.peering,
-        clusterwide=clusterwide,
-        namespaces=args.namespaces or (),
-        liveness_endpoint=args.liveness_endpoint,
-    )
+    registry = build_registry(selected, config, peering_name=args.peering, clusterwide=clusterwide, metrics=metrics)
+    try:
+        kopf.run(
+            registry=registry,
+            standalone=args.peering is None,
+            peering_name=args.peering,
+            clusterwide=clusterwide,
+            namespaces=args.namespaces or (),
+            liveness_endpoint=args.liveness_endpoint,
+        )
+    finally:
+        if server is not None:
+            server.close()
     return 0
 
 

@@ -4,7 +4,8 @@ Why this module exists: `handlers.py` must stay a thin layer of kopf decorations
 the loop deserve tests of their own: a spec that fails validation becomes `InvalidSpec` in status instead of a
 crash; only status fields that actually changed are patched (no write storms); a periodic pass runs only when the
 object's sync interval has elapsed (`lastSyncTime` + `mhsm.dev/sync-interval`, with a per-object jitter so 5,000
-objects created together do not sync together); and passes of one object never overlap.
+objects created together do not sync together); passes of one object never overlap; and every pass is measured
+(`metrics.Metrics`: result, failure reason, duration, managed and drifted objects).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from hsm_operator import metrics as operator_metrics
 from hsm_operator.azure import errors as azure_errors
 from hsm_operator.kinds import KindSpec, Runtime
 from hsm_operator.reconciler import annotations as annotation_keys
@@ -31,6 +33,7 @@ JITTER_FRACTION = 0.1  # periodic syncs spread over +/-10% of the interval
 class Controller:
     kind: KindSpec
     runtime: Runtime
+    metrics: operator_metrics.Metrics = field(default_factory=operator_metrics.Metrics)  # the process's own
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
     # When the last pass asked to look again sooner than the sync interval (a create or update in flight, a
     # dependency not ready), the periodic timer treats the object as due from that moment: otherwise an object
@@ -75,15 +78,18 @@ class Controller:
         uid = str((body.get("metadata") or {}).get("uid", ""))
         lock = self._locks.setdefault(uid, asyncio.Lock())
         async with lock:
+            started = time.monotonic()
+            interval = self.sync_interval(body)
             try:
                 resource = self.kind.managed_resource(body, deleting=deleting)
                 resource = _validated_annotations(resource)
             except errors.ReconcileError as exc:
-                return _invalid(body, exc)
-            outcome = await self._reconciler.reconcile(
-                resource, poll_interval=self.sync_interval(body), attempt=attempt
-            )
-            self._remember_requeue(uid, outcome, self.sync_interval(body))
+                outcome = _invalid(body, exc)
+            else:
+                outcome = await self._reconciler.reconcile(resource, poll_interval=interval, attempt=attempt)
+                self._remember_requeue(uid, outcome, interval)
+            passed = operator_metrics.judge(outcome, sync_interval=interval)
+            self.metrics.pass_finished(self.kind.kind, uid, passed, duration=time.monotonic() - started)
             return outcome
 
     def _remember_requeue(self, uid: str, outcome: Outcome, interval: float) -> None:
@@ -97,6 +103,7 @@ class Controller:
         uid = str((body.get("metadata") or {}).get("uid", ""))
         self._locks.pop(uid, None)
         self._due_again.pop(uid, None)
+        self.metrics.forget(self.kind.kind, uid)
 
 
 def status_patch(body: Mapping[str, Any], outcome: Outcome) -> dict[str, Any]:

@@ -4,8 +4,9 @@ Per kind: `on.create`/`on.update`/`on.resume` run the loop at once (a spec or an
 `mhsm.dev/reconcile-requested` value, is a change); `on.delete` runs it in deleting mode (kopf owns the finalizer
 `mhsm.dev/finalizer` and removes it when the loop says the external object is gone or orphaned); a timer re-runs it
 for drift detection. Short requeues (create in progress, errors with backoff or Retry-After) are kopf retries of the
-change handler (`TemporaryError(delay=...)`); status is patched through the status subresource, and only with the
-fields that changed.
+change handler (`TemporaryError(delay=...)`); expected waits (an operation in flight, WaitingForHSM) raise
+`waits.ExpectedWait` and are logged at INFO, real failures keep kopf's ERROR. Status is patched through the status
+subresource, and only with the fields that changed. Every pass feeds the process's `metrics.Metrics`.
 
 Periodic sync design (measured with `bench/bench_operator.py 5000`): one kopf timer per object, ticking at
 `min(HSM_SYNC_INTERVAL, 300 s)` with a random initial delay; each tick is an in-memory check (`Controller.due`:
@@ -33,9 +34,13 @@ from hsm_operator.azure.clients import AzureClients
 from hsm_operator.controller import Controller, status_patch
 from hsm_operator.kinds import KindSpec, Runtime
 from hsm_operator.kinds.cluster_objects import ClusterObjects
+from hsm_operator.metrics import Metrics
 from hsm_operator.models import registry as crd_registry
+from hsm_operator.reconciler import conditions
+from hsm_operator.reconciler import errors as reconcile_errors
 from hsm_operator.reconciler.managed import Outcome
 from hsm_operator.settings import OperatorConfig, configure_kopf
+from hsm_operator.waits import ExpectedWait
 
 logger = logging.getLogger(__name__)
 
@@ -82,16 +87,38 @@ def _record(body: Mapping[str, Any], patch: kopf.Patch, outcome: Outcome) -> Non
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)  # type: ignore[arg-type]
 
 
+def _requeue(outcome: Outcome, *, delay: float, logger: kopf.Logger, default: str) -> kopf.TemporaryError:
+    """What to raise for a short requeue: a real failure keeps kopf's ERROR; an expected wait is one INFO line."""
+    error = outcome.error
+    if error is not None and not error.expected:
+        return kopf.TemporaryError(f"{error.reason}: {error.message}", delay=delay)
+    if error is not None:
+        why = f"{error.reason}: {error.message}"
+    else:
+        # What the pass recorded: Synced=False says paused; otherwise Ready says Creating/Deleting/Updating.
+        recorded = outcome.status.get("conditions")
+        listed = recorded if isinstance(recorded, list) else None
+        synced = conditions.find(listed, reconcile_errors.SYNCED)
+        paused = synced is not None and synced.get("reason") == reconcile_errors.RECONCILE_PAUSED
+        shown = synced if paused else conditions.find(listed, reconcile_errors.READY)
+        why = f"{shown.get('reason')}: {shown.get('message') or default}" if shown is not None else default
+    logger.info("%s; next check in %gs", why, delay)
+    return ExpectedWait(why, delay=delay)
+
+
 def build_registry(
     kinds: Sequence[KindSpec],
     config: OperatorConfig,
     *,
     peering_name: str | None,  # None = standalone
     clusterwide: bool = False,
+    metrics: Metrics | None = None,  # None: a fresh one (served only if the caller serves it)
 ) -> kopf.OperatorRegistry:
     """A registry with the handlers of `kinds` only (one per plane or all), for `kopf.run(registry=...)`."""
     registry = kopf.OperatorRegistry()
     process = _Process()
+    process_metrics = metrics if metrics is not None else Metrics()
+    process_metrics.declare_kinds([kind.kind for kind in kinds])
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
@@ -106,9 +133,9 @@ def build_registry(
     async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
         configure_kopf(settings, peering_name=peering_name, clusterwide=clusterwide)
         process.api_client = await _kubernetes_client()
-        process.azure = AzureClients(config)
+        process.azure = AzureClients(config, process_metrics)
         runtime = Runtime(config, process.azure, ClusterObjects(process.api_client))
-        process.controllers = {kind.kind: Controller(kind, runtime) for kind in kinds}
+        process.controllers = {kind.kind: Controller(kind, runtime, process_metrics) for kind in kinds}
         logger.info("Reconciling %s", ", ".join(process.controllers) or "nothing")
 
     @kopf.on.cleanup(registry=registry)
@@ -125,29 +152,30 @@ def _register_kind(registry: kopf.OperatorRegistry, kind: KindSpec, process: _Pr
     where = (crd_registry.GROUP, crd_registry.VERSION, kind.plural)
     name = kind.kind.lower()
 
-    async def converge(body: kopf.Body, patch: kopf.Patch, retry: int) -> None:
+    async def converge(body: kopf.Body, patch: kopf.Patch, retry: int, logger: kopf.Logger) -> None:
         controller = process.controller(kind.kind)
         outcome = await controller.reconcile(body, attempt=retry)
         _record(body, patch, outcome)
         if outcome.requeue_after is not None and outcome.requeue_after < controller.sync_interval(body):
-            # Not converged yet (creating, or a failure with backoff/Retry-After): kopf re-runs this handler.
-            why = outcome.error.message if outcome.error is not None else "waiting for the external object"
-            raise kopf.TemporaryError(why, delay=outcome.requeue_after)
+            # Not converged yet (creating, waiting, or a failure with backoff/Retry-After): kopf re-runs this handler.
+            raise _requeue(
+                outcome, delay=outcome.requeue_after, logger=logger, default="waiting for the external object"
+            )
 
     @kopf.on.create(*where, registry=registry, id=f"{name}-create", retries=None)
-    async def created(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
-        await converge(body, patch, retry)
+    async def created(body: kopf.Body, patch: kopf.Patch, retry: int, logger: kopf.Logger, **_: Any) -> None:
+        await converge(body, patch, retry, logger)
 
     @kopf.on.update(*where, registry=registry, id=f"{name}-update", retries=None)
-    async def updated(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
-        await converge(body, patch, retry)
+    async def updated(body: kopf.Body, patch: kopf.Patch, retry: int, logger: kopf.Logger, **_: Any) -> None:
+        await converge(body, patch, retry, logger)
 
     @kopf.on.resume(*where, registry=registry, id=f"{name}-resume", retries=None)
-    async def resumed(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
-        await converge(body, patch, retry)
+    async def resumed(body: kopf.Body, patch: kopf.Patch, retry: int, logger: kopf.Logger, **_: Any) -> None:
+        await converge(body, patch, retry, logger)
 
     @kopf.on.delete(*where, registry=registry, id=f"{name}-delete", retries=None)
-    async def deleted(body: kopf.Body, patch: kopf.Patch, retry: int, **_: Any) -> None:
+    async def deleted(body: kopf.Body, patch: kopf.Patch, retry: int, logger: kopf.Logger, **_: Any) -> None:
         controller = process.controller(kind.kind)
         outcome = await controller.reconcile(body, deleting=True, attempt=retry)
         if outcome.finished_deleting:
@@ -158,7 +186,7 @@ def _register_kind(registry: kopf.OperatorRegistry, kind: KindSpec, process: _Pr
         _record(body, patch, outcome)
         # The finalizer stays until the external object is gone (or the object is unpaused and orphaned).
         delay = outcome.requeue_after if outcome.requeue_after is not None else controller.sync_interval(body)
-        raise kopf.TemporaryError("waiting for the external object to be deleted", delay=delay)
+        raise _requeue(outcome, delay=delay, logger=logger, default="waiting for the external object to be deleted")
 
     @kopf.timer(
         *where,

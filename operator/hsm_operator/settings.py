@@ -52,12 +52,20 @@ class OperatorConfig(BaseModel):
     ca_bundle: str | None = None  # HSM_CA_BUNDLE
     sync_interval: float = DEFAULT_SYNC_INTERVAL  # HSM_SYNC_INTERVAL
     verify_challenge_resource: bool = True  # HSM_VERIFY_CHALLENGE_RESOURCE
+    metrics_port: int | None = None  # HSM_METRICS_PORT: serve Prometheus /metrics there; None: no server
 
     @field_validator("sync_interval")
     @classmethod
     def _interval_floor(cls, value: float) -> float:
         if value < SYNC_INTERVAL_FLOOR:
             raise ValueError(f"must be at least {SYNC_INTERVAL_FLOOR:g} seconds")
+        return value
+
+    @field_validator("metrics_port")
+    @classmethod
+    def _port(cls, value: int | None) -> int | None:
+        if value is not None and not 1 <= value <= 65535:
+            raise ValueError("must be a TCP port between 1 and 65535")
         return value
 
     @field_validator("arm_endpoint", "authority_host")
@@ -101,6 +109,7 @@ _ENV_NAMES: Mapping[str, str] = {
     "HSM_CA_BUNDLE": "ca_bundle",
     "HSM_SYNC_INTERVAL": "sync_interval",
     "HSM_VERIFY_CHALLENGE_RESOURCE": "verify_challenge_resource",
+    "HSM_METRICS_PORT": "metrics_port",
 }
 
 

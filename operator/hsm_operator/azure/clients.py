@@ -4,7 +4,9 @@ Why this module exists: building an SDK client means a new HTTP session and a ne
 reconcile would cost a token request per pass and leak sessions. Here each client is built once per
 (subscription) for the management plane, and per (client type, HSM, credential) for the data plane, with the
 endpoint, CA bundle (`connection_verify`) and challenge-resource check taken from `OperatorConfig`. Credentials are
-cached per Secret fingerprint, so a rotated Secret gets a fresh credential (and fresh clients) automatically.
+cached per Secret fingerprint, so a rotated Secret gets a fresh credential (and fresh clients) automatically. Every
+client gets an `AzureRequestCounter` (per retry) feeding `hsm_operator_azure_requests_total{service=...}`, where
+`service` is the client's key below (`keyvault_management`, `resource_management`, `keys`, `access_control`, ...).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from azure.mgmt.keyvault.aio import KeyVaultManagementClient
 from azure.mgmt.resource.resources.aio import ResourceManagementClient
 
 from hsm_operator.azure import credentials
+from hsm_operator.azure.request_metrics import AzureRequestCounter
+from hsm_operator.metrics import Metrics
 from hsm_operator.settings import ARM_SCOPE, OperatorConfig
 
 logger = logging.getLogger(__name__)
@@ -36,8 +40,9 @@ _DATA_CLIENTS: dict[str, type[Any]] = {
 class AzureClients:
     """The operator-wide cache of credentials and SDK clients."""
 
-    def __init__(self, config: OperatorConfig) -> None:
+    def __init__(self, config: OperatorConfig, metrics: Metrics | None = None) -> None:
         self.config = config
+        self.metrics = metrics if metrics is not None else Metrics()
         self._management_credential: Any = None
         self._management: dict[tuple[str, str], Any] = {}
         self._credentials: dict[str, Any] = {}
@@ -45,11 +50,16 @@ class AzureClients:
 
     # -- management plane -------------------------------------------------------------------------------------------
 
-    def _arm_options(self) -> dict[str, Any]:
+    def _counted(self, service: str) -> dict[str, Any]:
+        """Right after the retry policy: each attempt is counted once, with the status its caller saw."""
+        return {"per_retry_policies": [AzureRequestCounter(self.metrics, service)]}
+
+    def _arm_options(self, service: str) -> dict[str, Any]:
         return {
             "base_url": self.config.arm_endpoint,
             "credential_scopes": [ARM_SCOPE],
             "connection_verify": self.config.connection_verify,
+            **self._counted(service),
         }
 
     def _arm_credential(self) -> Any:
@@ -61,7 +71,7 @@ class AzureClients:
         key = ("keyvault", subscription_id)
         if key not in self._management:
             self._management[key] = KeyVaultManagementClient(
-                self._arm_credential(), subscription_id, **self._arm_options()
+                self._arm_credential(), subscription_id, **self._arm_options("keyvault_management")
             )
         client: KeyVaultManagementClient = self._management[key]
         return client
@@ -71,7 +81,7 @@ class AzureClients:
         key = ("resources", subscription_id)
         if key not in self._management:
             self._management[key] = ResourceManagementClient(
-                self._arm_credential(), subscription_id, **self._arm_options()
+                self._arm_credential(), subscription_id, **self._arm_options("resource_management")
             )
         client: ResourceManagementClient = self._management[key]
         return client
@@ -94,6 +104,7 @@ class AzureClients:
                 credential,
                 verify_challenge_resource=self.config.verify_challenge_resource,
                 connection_verify=self.config.connection_verify,
+                **self._counted(kind),
             )
         return self._data[key]
 

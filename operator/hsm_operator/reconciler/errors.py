@@ -72,6 +72,8 @@ class ReconcileError(Exception):
 
     reason: ClassVar[str] = RECONCILE_ERROR
     permanent: ClassVar[bool] = False
+    # An expected wait on something else (not a failure of this object): logged at INFO, not counted as an error.
+    expected: ClassVar[bool] = False
 
     def __init__(self, message: str, *, retry_after: float | None = None, drift: Sequence[Any] = ()) -> None:
         super().__init__(message)
@@ -105,6 +107,7 @@ class CredentialsMissing(ReconcileError):
 
 class WaitingForHSM(ReconcileError):
     reason = "WaitingForHSM"
+    expected = True
 
     def delay(self, attempt: int = 0) -> float:
         # Waiting on another object is expected, not a failure: poll at a steady, modest pace.
