@@ -11,6 +11,7 @@ Hierarchy (raise these from any plane; one handler turns them into responses)::
      +-- Conflict            409  Conflict (inner ObjectIsDeletedButRecoverable ...)
      +-- TooManyRequests     429  Throttled
      +-- InternalError       500  InternalError (always a bug)
+     +-- ServiceUnavailable  503  ServiceUnavailable + Retry-After (storage full: `storage.StorageFull`)
      +-- GraphError               Microsoft Graph shape: {"error": {"code", "message", "innerError": {...}}}
      +-- OAuthError               Entra token endpoint shape: {"error", "error_description", "error_codes", ...}
 
@@ -36,6 +37,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from hsm_emulator.storage import StorageFull
 from hsm_emulator.validation import describe_first_error
 
 logger = logging.getLogger(__name__)
@@ -131,6 +133,15 @@ class TooManyRequests(AzureError):
 class InternalError(AzureError):
     status = 500
     default_code = "InternalError"
+
+
+class ServiceUnavailable(AzureError):
+    status = 503
+    default_code = "ServiceUnavailable"
+
+
+# Seconds a client should wait after a storage failure; azure-core's retry policy honours Retry-After on 503.
+STORAGE_RETRY_AFTER = "5"
 
 
 class GraphError(AzureError):
@@ -260,6 +271,30 @@ async def _http_error_handler(request: Request, exc: Exception) -> Response:
     return error.to_response()
 
 
+def storage_unavailable(request: Request) -> AzureError:
+    """A write failed because the emulator's storage is full: 503 in the surface's shape, nothing was written.
+
+    The real services answer an internal storage failure with a retryable 5xx in their usual envelope; 503 with
+    Retry-After tells clients (and azure-core's retry policy) that the same request may succeed later.
+    """
+    message = "The service cannot store this change right now (its storage is full); nothing was written. Retry later."
+    headers = {"Retry-After": STORAGE_RETRY_AFTER}
+    style = error_style(request)
+    if style is ErrorStyle.GRAPH:
+        return GraphError(message, code="serviceNotAvailable", status=503, headers=headers)
+    if style is ErrorStyle.OAUTH:
+        error = OAuthError(503, "temporarily_unavailable", 90033, f"A transient error has occurred. {message}")
+        error.headers.update(headers)
+        return error
+    return ServiceUnavailable(message, inner_code="StorageFull", headers=headers)
+
+
+async def _storage_full_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StorageFull)
+    logger.warning("%s %s refused: %s", request.method, request.url.path, exc)
+    return storage_unavailable(request).to_response()
+
+
 async def _unexpected_error_handler(request: Request, exc: Exception) -> Response:
     # A bug: log it with the traceback and answer like Azure would, never with a stack trace.
     logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
@@ -269,6 +304,7 @@ async def _unexpected_error_handler(request: Request, exc: Exception) -> Respons
 def install_error_handlers(app: FastAPI) -> None:
     """Register the one set of handlers on an app; every emulator app calls this."""
     app.add_exception_handler(AzureError, _azure_error_handler)
+    app.add_exception_handler(StorageFull, _storage_full_handler)
     app.add_exception_handler(RequestValidationError, _validation_error_handler)
     app.add_exception_handler(StarletteHTTPException, _http_error_handler)
     app.add_exception_handler(Exception, _unexpected_error_handler)

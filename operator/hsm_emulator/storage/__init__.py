@@ -5,7 +5,7 @@ Every domain module (identity, management, data plane) owns its tables and hands
 HSM hardware: the crypto module seals master keys under it.
 """
 
-from hsm_emulator.storage.database import Database, Transaction
+from hsm_emulator.storage.database import Database, StorageFull, Transaction
 from hsm_emulator.storage.root_key import HARDWARE_ROOT_KEY_FILE, load_or_create_hardware_root_key
 from hsm_emulator.storage.schema import Migration
 
@@ -13,6 +13,7 @@ __all__ = [
     "HARDWARE_ROOT_KEY_FILE",
     "Database",
     "Migration",
+    "StorageFull",
     "Transaction",
     "load_or_create_hardware_root_key",
 ]

@@ -9,6 +9,9 @@ Why this shape:
 - `BEGIN IMMEDIATE` takes the write lock up front: a transaction never fails half way with SQLITE_BUSY.
 - A transaction nested in another one (same thread) joins it: helpers can open their own without knowing whether
   the caller already did; the outermost block commits or rolls back everything.
+- A full disk (SQLITE_FULL, at COMMIT or when a statement spills pages) rolls the transaction back and raises
+  `StorageFull`, which the error handlers answer with 503: nothing half-written, and the server keeps serving reads
+  and accepts writes again once space returns.
 """
 
 from __future__ import annotations
@@ -23,6 +26,11 @@ from typing import Any
 from hsm_emulator.storage.schema import Migration, apply_migrations, schema_versions
 
 DATABASE_FILE = "emulator.db"
+
+
+class StorageFull(RuntimeError):
+    """The disk holding the database is full: the transaction was rolled back and nothing of it was written."""
+
 
 SqlParameters = Sequence[Any] | dict[str, Any]
 
@@ -99,13 +107,27 @@ class Database:
             self._current = Transaction(self._connection, writable=True)
             try:
                 yield self._current
-            except BaseException:
-                self._connection.execute("ROLLBACK")
+            except BaseException as error:
+                self._roll_back()
+                if _is_disk_full(error):
+                    raise StorageFull(f"{self.path}: {error}") from error
                 raise
             else:
-                self._connection.execute("COMMIT")
+                try:
+                    self._connection.execute("COMMIT")
+                except sqlite3.Error as error:
+                    self._roll_back()
+                    if _is_disk_full(error):
+                        raise StorageFull(f"{self.path}: {error}") from error
+                    raise
             finally:
                 self._current = None
+
+    def _roll_back(self) -> None:
+        # After SQLITE_FULL/IOERR SQLite may already have rolled back on its own (lang_transaction.html); a ROLLBACK
+        # then would fail, so only roll back a transaction that is still open.
+        if self._connection.in_transaction:
+            self._connection.execute("ROLLBACK")
 
     @contextmanager
     def read(self) -> Iterator[Transaction]:
@@ -121,3 +143,7 @@ class Database:
             finally:
                 self._current = None
                 self._connection.execute("COMMIT")
+
+
+def _is_disk_full(error: BaseException) -> bool:
+    return isinstance(error, sqlite3.Error) and error.sqlite_errorcode == sqlite3.SQLITE_FULL
