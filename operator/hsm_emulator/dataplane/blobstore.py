@@ -73,7 +73,11 @@ def _is_path_style(host: str) -> bool:
 
 def _split(url: str) -> tuple[str, list[str]]:
     """``(account_url, remaining path segments)`` of a blob URL; raises InvalidStorageLocation."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0..65535
+    except ValueError as exc:  # "Invalid IPv6 URL", "Port out of range 0-65535", ...
+        raise InvalidStorageLocation(f"storageResourceUri '{url}' is not a valid URL: {exc}.") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidStorageLocation(
             f"storageResourceUri '{url}' is not an http(s) URL of an Azure Blob Storage container."

@@ -17,12 +17,19 @@ class _Body(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore", populate_by_name=True)
 
 
+# Unix seconds of 0001-01-01 and 9999-12-31T23:59:59Z: the range of the service's (.NET) DateTime. Anything beyond
+# is refused with 400 (it also would not fit SQLite's 64-bit INTEGER).
+UNIX_TIME_MIN = -62_135_596_800
+UNIX_TIME_MAX = 253_402_300_799
+UnixTime = Annotated[StrictInt, Field(ge=UNIX_TIME_MIN, le=UNIX_TIME_MAX)]
+
+
 class KeyAttributesIn(_Body):
     """The writable key attributes; read-only ones (created, recoveryLevel...) are ignored when sent."""
 
     enabled: StrictBool | None = None
-    nbf: StrictInt | None = None
-    exp: StrictInt | None = None
+    nbf: UnixTime | None = None
+    exp: UnixTime | None = None
     exportable: StrictBool | None = None
 
 
