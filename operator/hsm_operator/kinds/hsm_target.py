@@ -3,10 +3,11 @@
 Why this module exists: every data-plane kind names its HSM the same way (`spec.hsmRef` to a ManagedHSM in the
 namespace, or `spec.hsmUri`) and must wait the same way: until the ManagedHSM is Ready and, except for the
 security-domain kind that activates it, until it is activated. Waiting is not a failure: it is reported as
-`WaitingForHSM` and retried at a steady pace (no error storm, nothing sent to the HSM).
+`WaitingForHSM` and retried at a steady pace (no error storm; nothing is sent to an HSM that is not Ready).
 
-With `spec.hsmUri` the operator cannot see the management plane, so it trusts the data plane: calls to a
-not-yet-activated HSM fail there, and `not_activated` recognises that answer so the kinds report `WaitingForHSM`.
+Activation itself is judged by the data plane: with `spec.hsmUri` the operator cannot see the management plane, and a
+ManagedHSM's recorded `activationStatus` lags the activation by up to a sync interval. Calls to a not-yet-activated
+HSM fail there, and `not_activated` recognises that answer so the kinds report `WaitingForHSM`.
 """
 
 from __future__ import annotations
@@ -63,10 +64,11 @@ async def resolve(cluster: ClusterObjects, namespace: str, spec: Any, *, require
     name = spec.hsm_ref.name
     target = target_from_managed_hsm(name, await cluster.custom_object(MANAGED_HSM_PLURAL, namespace, name))
     if require_active and target.active is False:
-        raise errors.WaitingForHSM(
-            f"ManagedHSM {name} is not activated yet (activationStatus {target.activation_status}); "
-            "an HSMSecurityDomain activates it"
-        )
+        # Activation happens on the data plane (an HSMSecurityDomain download); the ManagedHSM's activationStatus is
+        # what ARM said at the management controller's last pass, up to a sync interval ago. Waiting on that record
+        # kept every dependant idle for a whole interval after activation, so a "not activated" record only means
+        # "unknown": the HSM's own answer decides, exactly as for `spec.hsmUri` (`not_activated` -> WaitingForHSM).
+        return HsmTarget(uri=target.uri)
     return target
 
 

@@ -306,10 +306,24 @@ class Reconciler:
             updates,
             # Show what blocks adoption / which immutable fields differ; other errors keep the recorded drift.
             drift=[d for d in exc.drift if isinstance(d, FieldDrift)] if exc.drift else None,
-            requeue_after=exc.delay(attempt),
+            requeue_after=exc.delay(_failure_streak(resource, exc, attempt)),
             error=exc,
         )
         return _with_events(outcome, (Event("Warning", exc.reason, exc.message),))
+
+
+def _failure_streak(resource: ManagedResource, exc: errors.ReconcileError, attempt: int) -> int:
+    """The backoff attempt for this failure: the caller's retry count only while the failure stays the same.
+
+    kopf counts every retry of a handler, whatever failed. A dependant that waited (WaitingForHSM) for a few passes
+    and then meets a different, transient failure (AuthorizationFailed while the role assignment applied with it is
+    still being created) must start that failure's backoff afresh, not minutes into it.
+    """
+    recorded = resource.status.get("conditions")
+    synced = conditions.find(recorded if isinstance(recorded, list) else None, errors.SYNCED)
+    if synced is None or synced.get("status") != conditions.FALSE or synced.get("reason") != exc.reason:
+        return 0
+    return attempt
 
 
 def _with_events(outcome: Outcome, events: tuple[Event, ...]) -> Outcome:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from hsm_operator.kinds.hsm_target import HsmTarget, not_activated, target_from_managed_hsm
+from hsm_operator.kinds.hsm_target import HsmTarget, not_activated, resolve, target_from_managed_hsm
 from hsm_operator.reconciler import errors
 
 
@@ -64,3 +64,36 @@ def test_waiting_is_paced_not_stormy() -> None:
 )
 def test_not_activated_recognition(code: str | None, message: str | None, expected: bool) -> None:
     assert not_activated(code, message) is expected
+
+
+class OneObject:
+    """ClusterObjects with a single ManagedHSM body (what `resolve` reads)."""
+
+    def __init__(self, body: dict[str, Any]) -> None:
+        self.body = body
+
+    async def custom_object(self, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        assert (plural, namespace, name) == ("managedhsms", "ns", "hsm")
+        return self.body
+
+
+class Spec:
+    hsm_uri = None
+
+    class hsm_ref:  # noqa: N801 - mimics the pydantic attribute
+        name = "hsm"
+
+
+@pytest.mark.parametrize("activation", ["NotActivated", "Active", None])
+async def test_recorded_activation_never_blocks_the_data_plane(activation: str | None) -> None:
+    # The ManagedHSM's activationStatus is ARM's answer at the management controller's last pass: after the
+    # HSMSecurityDomain activates the HSM it says NotActivated for up to a sync interval. Dependants must not wait
+    # on that record (they did, for a whole interval); the HSM's own answer decides (`not_activated`).
+    target = await resolve(OneObject(managed_hsm(activation=activation)), "ns", Spec, require_active=True)  # type: ignore[arg-type]
+    assert target.uri == "https://h:1/"
+    assert target.active is not False
+
+
+async def test_an_hsm_that_is_not_ready_still_waits_without_any_call() -> None:
+    with pytest.raises(errors.WaitingForHSM, match="is not Ready"):
+        await resolve(OneObject(managed_hsm(ready="False")), "ns", Spec, require_active=True)  # type: ignore[arg-type]

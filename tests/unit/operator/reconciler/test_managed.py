@@ -341,11 +341,38 @@ async def test_transition_time_kept_when_status_unchanged() -> None:
     assert times == {"Ready": EARLIER, "Synced": EARLIER, "Drifted": "2026-01-02T03:04:05Z"}
 
 
+def failed_status(reason: str) -> dict[str, Any]:
+    """The status a failed pass recorded (what kopf's next retry of the handler sees)."""
+    return {"conditions": [{"type": "Synced", "status": "False", "reason": reason, "message": "x"}]}
+
+
 async def test_backoff_grows_with_attempts_and_is_capped() -> None:
     client = FakeClient(observe_fn=raising(errors.Unavailable("connection refused")))
     reconciler = Reconciler(FakeConnector(client), identity_field="resourceId")
-    delays = [(await reconciler.reconcile(mr(), poll_interval=POLL, attempt=n)).requeue_after for n in (0, 1, 2, 20)]
+    retried = mr(status=failed_status("Unavailable"))
+    delays = [(await reconciler.reconcile(retried, poll_interval=POLL, attempt=n)).requeue_after for n in (0, 1, 2, 20)]
     assert delays == [10.0, 20.0, 40.0, errors.MAX_ERROR_DELAY]
+
+
+@pytest.mark.parametrize(
+    "recorded",
+    [
+        None,  # first pass
+        synced_status(),  # the previous pass succeeded (e.g. a create in flight)
+        failed_status("WaitingForHSM"),  # a different failure
+    ],
+)
+async def test_a_new_failure_starts_its_backoff_afresh(recorded: dict[str, Any] | None) -> None:
+    # kopf's retry count covers every retry of the handler: a key that waited for its HSM for 4 passes and then
+    # meets AuthorizationFailed (its role assignment, applied with it, is not created yet) must retry in 10 s,
+    # not 160 s. This was why `make run` took ~4 minutes to converge.
+    client = FakeClient(observe_fn=raising(errors.AuthorizationFailed("Forbidden")))
+    reconciler = Reconciler(FakeConnector(client), identity_field="resourceId")
+    outcome = await reconciler.reconcile(mr(status=recorded or {}), poll_interval=POLL, attempt=4)
+    assert outcome.requeue_after == 10.0
+    # ... and the same failure again continues the backoff from kopf's count.
+    again = await reconciler.reconcile(mr(status=dict(outcome.status)), poll_interval=POLL, attempt=5)
+    assert again.requeue_after == errors.backoff(5) > 10.0
 
 
 async def test_update_receives_only_the_drift() -> None:
