@@ -14,6 +14,7 @@ fixture is bound to the session emulator and cluster).
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import sys
 import time
@@ -24,6 +25,7 @@ from typing import Any
 import pytest
 from azure.keyvault.administration import KeyVaultAccessControlClient, KeyVaultRoleScope
 from azure.keyvault.keys import KeyClient
+from azure.keyvault.keys.crypto import CryptographyClient, SignatureAlgorithm
 from azure.keyvault.securitydomain import SecurityDomainClient
 from azure.mgmt.keyvault import KeyVaultManagementClient
 
@@ -70,6 +72,14 @@ class Azure:
 
     def access(self, uri: str, who: str = "hsm-admin", retries: int | None = None) -> KeyVaultAccessControlClient:
         return KeyVaultAccessControlClient(uri, self.handle.credential(who), **self._options(retries))
+
+    def sign_and_verify(self, uri: str, name: str, who: str = "crypto-user") -> None:
+        """The key's private material is there and matches its public key: sign in the HSM (ES256), verify."""
+        key = self.keys(uri, who).get_key(name)
+        crypto = CryptographyClient(key, self.handle.credential(who), **self._options(None))
+        digest = hashlib.sha256(name.encode()).digest()
+        signed = crypto.sign(SignatureAlgorithm.es256, digest)
+        assert crypto.verify(SignatureAlgorithm.es256, digest, signed.signature).is_valid, name
 
     def create_hsm(self, name: str) -> str:
         """A new HSM through ARM; returns its hsmUri without the trailing slash."""
