@@ -54,7 +54,11 @@ def authenticate(request: Request, audience: ApiAudience, *, tenant_id: str | No
 
 
 def _bearer_token(request: Request) -> str:
-    header = request.headers.get("authorization")
+    headers = request.headers.getlist("authorization")
+    if len(headers) > 1:
+        # Which one counts would depend on the proxy or framework reading them: refuse instead of guessing.
+        raise _Rejection("invalid", f"The request carries {len(headers)} Authorization headers; send exactly one.")
+    header = headers[0] if headers else None
     if not header:
         raise _Rejection("missing", "Request is missing a Bearer or PoP token.")
     scheme, _, token = header.partition(" ")
