@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from azure.identity import ClientSecretCredential
 from azure.keyvault.administration import KeyVaultAccessControlClient, KeyVaultRoleScope
 from azure.keyvault.keys import KeyClient
 from azure.keyvault.keys.crypto import CryptographyClient, SignatureAlgorithm
@@ -45,6 +46,13 @@ class Azure:
 
     def __init__(self, handle: EmulatorHandle) -> None:
         self.handle = handle
+        self._credentials: dict[str, ClientSecretCredential] = {}
+
+    def credential(self, who: str) -> ClientSecretCredential:
+        """One credential per principal (azure-identity caches its token: no token request per client)."""
+        if who not in self._credentials:
+            self._credentials[who] = self.handle.credential(who)
+        return self._credentials[who]
 
     def _options(self, retries: int | None) -> dict[str, Any]:
         options: dict[str, Any] = {
@@ -58,7 +66,7 @@ class Azure:
     def arm(self, who: str = "sub-owner", retries: int | None = None) -> KeyVaultManagementClient:
         extra = {} if retries is None else {"retry_total": retries}
         return KeyVaultManagementClient(
-            self.handle.credential(who),
+            self.credential(who),
             self.handle.directory.subscription_id,
             base_url=self.handle.url,
             credential_scopes=["https://management.azure.com/.default"],
@@ -68,15 +76,15 @@ class Azure:
         )
 
     def keys(self, uri: str, who: str = "crypto-user", retries: int | None = None) -> KeyClient:
-        return KeyClient(uri, self.handle.credential(who), **self._options(retries))
+        return KeyClient(uri, self.credential(who), **self._options(retries))
 
     def access(self, uri: str, who: str = "hsm-admin", retries: int | None = None) -> KeyVaultAccessControlClient:
-        return KeyVaultAccessControlClient(uri, self.handle.credential(who), **self._options(retries))
+        return KeyVaultAccessControlClient(uri, self.credential(who), **self._options(retries))
 
     def sign_and_verify(self, uri: str, name: str, who: str = "crypto-user") -> None:
         """The key's private material is there and matches its public key: sign in the HSM (ES256), verify."""
         key = self.keys(uri, who).get_key(name)
-        crypto = CryptographyClient(key, self.handle.credential(who), **self._options(None))
+        crypto = CryptographyClient(key, self.credential(who), **self._options(None))
         digest = hashlib.sha256(name.encode()).digest()
         signed = crypto.sign(SignatureAlgorithm.es256, digest)
         assert crypto.verify(SignatureAlgorithm.es256, digest, signed.signature).is_valid, name
@@ -103,7 +111,7 @@ class Azure:
     def active_hsm(self, name: str) -> str:
         """Create, activate (security-domain download), grant `crypto-user` Crypto User + Officer; returns the URI."""
         uri = self.create_hsm(name)
-        domain = SecurityDomainClient(uri, self.handle.credential("hsm-admin"), **self._options(None))
+        domain = SecurityDomainClient(uri, self.credential("hsm-admin"), **self._options(None))
         officers = [make_holder(f"{name}-officer-{index}") for index in range(3)]
         domain.begin_download(certificate_info(officers, 2), polling_interval=0).result()
         access = self.access(uri)
