@@ -64,6 +64,7 @@ DEFAULT_ERROR_DELAY = 10.0
 MAX_ERROR_DELAY = 300.0
 PERMANENT_ERROR_DELAY = 300.0  # still re-checked: the external object may change, or a Secret may appear
 PENDING_DELAY = 5.0  # an LRO or a dependency is in flight: look again soon
+CONFIRM_DELAY = 1.0  # a create the API finished synchronously (not an LRO): observe it once to confirm, promptly
 MESSAGE_LIMIT = 400  # status messages stay short; no stack traces
 
 

@@ -82,6 +82,7 @@ class Reconciler:
     classify: Classifier = _no_classification  # maps SDK exceptions to ReconcileErrors (azure.errors.classify)
     clock: Callable[[], datetime] | None = None  # None: real time (tests inject a fixed clock)
     pending_delay: float = errors.PENDING_DELAY
+    confirm_delay: float = errors.CONFIRM_DELAY
     _now: str = field(default="", init=False)
 
     async def reconcile(self, resource: ManagedResource, *, poll_interval: float, attempt: int = 0) -> Outcome:
@@ -169,8 +170,9 @@ class Reconciler:
             extra=status,
             drift=[],
             plan=[PlanEntry(action)],
-            # Creation is a long-running operation: observe again soon rather than waiting a full poll interval.
-            requeue_after=self.pending_delay,
+            # Observe again soon rather than waiting a full poll interval: after pending_delay while a long-running
+            # create is in flight, at once (CONFIRM_DELAY) when the API returned the finished object (keys, roles).
+            requeue_after=self.pending_delay if creation.pending else self.confirm_delay,
         )
         return _with_events(outcome, (Event("Normal", reason, f"{action.value} of {resource.kind} requested"),))
 

@@ -11,6 +11,7 @@ import pytest
 
 from hsm_operator.reconciler import errors
 from hsm_operator.reconciler.external import (
+    Creation,
     DeletionPolicy,
     DriftPolicy,
     FieldDrift,
@@ -84,14 +85,26 @@ class Case:
     connected: bool = True
 
 
+async def _create_pending(_: ManagedResource) -> Creation:
+    return Creation(identity=ID, pending=True)
+
+
 CASES: dict[str, Case] = {
-    "absent: create, Ready=Creating, look again soon": Case(
+    "absent: create (finished at once), Ready=Creating, confirm at once": Case(
         resource=mr(),
+        writes=["create"],
+        conditions={"Ready": ("False", "Creating"), "Synced": ("True", "ReconcileSuccess")},
+        requeue=errors.CONFIRM_DELAY,
+        events=["Created"],
+        status={"resourceId": ID, "plan": [{"action": "Create", "applied": True}], "observedGeneration": 1},
+    ),
+    "absent: create started as an LRO (pending), look again after the pending delay": Case(
+        resource=mr(),
+        client=FakeClient(create_fn=_create_pending),
         writes=["create"],
         conditions={"Ready": ("False", "Creating"), "Synced": ("True", "ReconcileSuccess")},
         requeue=errors.PENDING_DELAY,
         events=["Created"],
-        status={"resourceId": ID, "plan": [{"action": "Create", "applied": True}], "observedGeneration": 1},
     ),
     "absent and observe-only: NotFound, nothing written": Case(
         resource=mr(management_policies=ONLY_OBSERVE),
@@ -114,7 +127,7 @@ CASES: dict[str, Case] = {
         client=FakeClient(observe_fn=observing(Observation(exists=False, soft_deleted=True))),
         writes=["create"],
         conditions={"Ready": ("False", "Creating")},
-        requeue=errors.PENDING_DELAY,
+        requeue=errors.CONFIRM_DELAY,
         events=["Created"],
     ),
     "present, ours, no drift: nothing written": Case(
