@@ -3,17 +3,19 @@
 Starts its own emulator and Azurite, creates one HSM per size (activated by a security-domain download), fills it
 with keys (9 in 10 EC P-256 or AES-256, 1 in 10 RSA-2048; created over the SDK with a few threads), then times
 `begin_backup` and `begin_restore` from the start request until the job's status says Succeeded (polled every
-20 ms, so the SDK's 1 s Retry-After does not round the figures). Prints a table and writes
-bench/results/bench_backup.json.
+20 ms, so the SDK's 1 s Retry-After does not round the figures).
 
-    .venv/bin/python bench/bench_backup.py [--sizes 100 1000]
+References: the full backup is shown beside backing up the same keys one at a time with `KeyClient.backup_key` (same
+run, same HSM); both are shown beside the published single-key Backup/Restore limit (10 ops/s per HSM, so N keys one
+by one take N/10 s on the real service; Microsoft publishes no duration for a full backup, only "one at a time").
+
+Run alone: `.venv/bin/python bench/bench_backup.py [--quick] [--sizes 100 1000]`.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
-import json
 import sys
 import tempfile
 import time
@@ -29,21 +31,26 @@ from azure.keyvault.keys import KeyClient
 from azure.keyvault.securitydomain import SecurityDomainClient
 from azure.mgmt.keyvault import KeyVaultManagementClient
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "operator"))
-sys.path.insert(0, str(ROOT))
+if __package__ in (None, ""):  # run as `python bench/bench_backup.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.unit.emulator.securitydomain.officers import certificate_info, make_holder  # noqa: E402
+from tests.unit.emulator.securitydomain.officers import certificate_info, make_holder
 
-from hsm_devtools.azurite import AzuriteProcess  # noqa: E402
-from hsm_devtools.emulator_process import EmulatorProcess, StandardDirectory, standard_directory  # noqa: E402
+from bench.framework import Row, standalone
+from hsm_devtools.azurite import AzuriteProcess
+from hsm_devtools.emulator_process import EmulatorProcess, StandardDirectory, standard_directory
 
-RESULTS = ROOT / "bench" / "results" / "bench_backup.json"
+GROUP = "full backup / restore to Azurite (until the job reports Succeeded)"
+PUBLISHED_SINGLE_KEY_RATE = 10.0  # single-key Backup/Restore ops/s per HSM (AZURE-API.md §9)
 CRYPTO_USER = "21dbd100-6940-42c2-9190-5d6cb909625b"
 
 
 class Bench:
-    def __init__(self, process: EmulatorProcess, directory: StandardDirectory, azurite: AzuriteProcess) -> None:
+    """An emulator with the standard directory: activated HSMs where `crypto-user` holds Crypto User at `/`."""
+
+    def __init__(
+        self, process: EmulatorProcess, directory: StandardDirectory, azurite: AzuriteProcess | None = None
+    ) -> None:
         self.process = process
         self.directory = directory
         self.azurite = azurite
@@ -124,7 +131,15 @@ class Bench:
             time.sleep(0.02)
 
 
-def run(sizes: list[int]) -> list[dict[str, Any]]:
+def one_by_one(keys: KeyClient, count: int) -> float:
+    """Seconds to back up the keys bench-00000.. one at a time with KeyClient.backup_key."""
+    began = time.perf_counter()
+    for index in range(count):
+        keys.backup_key(f"bench-{index:05d}")
+    return time.perf_counter() - began
+
+
+def run(sizes: list[int]) -> list[Row]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-backup-") as scratch:
         directory = standard_directory()
@@ -137,9 +152,7 @@ def run(sizes: list[int]) -> list[dict[str, Any]]:
             bench = Bench(process, directory, azurite)
             for size in sizes:
                 uri = bench.create_active_hsm(f"bench-{size}")
-                began = time.perf_counter()
                 bench.fill(uri, size)
-                fill_seconds = time.perf_counter() - began
                 client = KeyVaultBackupClient(uri, bench.credential("hsm-admin"), **bench.kwargs)
                 backup_seconds, poller = bench.time_job(
                     client, lambda c=client: c.begin_backup(container_url, sas_token=sas, _polling_interval=0)
@@ -150,44 +163,26 @@ def run(sizes: list[int]) -> list[dict[str, Any]]:
                 restore_seconds, _ = bench.time_job(
                     client, lambda c=client, f=folder_url: c.begin_restore(f, sas_token=sas, _polling_interval=0)
                 )
-                rows.append(
-                    {
-                        "keys": size,
-                        "backup_seconds": round(backup_seconds, 3),
-                        "restore_seconds": round(restore_seconds, 3),
-                        "backup_bytes": stored,
-                        "fill_seconds": round(fill_seconds, 1),
-                    }
-                )
-                print(
-                    f"{size:>6} keys  backup {backup_seconds:7.2f} s  restore {restore_seconds:7.2f} s  "
-                    f"({stored / 1024:.0f} KiB in Azurite; creating the keys took {fill_seconds:.1f} s)",
-                    flush=True,
-                )
+                keys = KeyClient(uri, bench.credential("crypto-user"), **bench.kwargs)
+                single = one_by_one(keys, size)
+                published = size / PUBLISHED_SINGLE_KEY_RATE
+                note = f"{stored / 1024:.0f} KiB in Azurite"
+                rows += [
+                    Row(GROUP, f"full backup, {size:,} keys", backup_seconds, "s", single,
+                        f"{size:,} x KeyClient.backup_key", published, higher_is_better=False, note=note),
+                    Row(GROUP, f"full restore, {size:,} keys", restore_seconds, "s", single,
+                        f"{size:,} x KeyClient.backup_key", published, higher_is_better=False),
+                ]  # fmt: skip
     return rows
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
-    args = parser.parse_args()
-    print("full backup / restore of an emulated Managed HSM to Azurite (wall time until the job reports Succeeded)")
-    rows = run(args.sizes)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "benchmark": "full backup and restore",
-                "key_mix": "1 in 10 RSA-2048, others EC P-256 / AES-256",
-                "published_limit": "one concurrent full backup/restore per HSM",
-                "results": rows,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
-    print(f"written {RESULTS.relative_to(ROOT)}")
+def collect(arguments: argparse.Namespace) -> list[Row]:
+    return run(arguments.sizes or ([100] if arguments.quick else [100, 1000]))
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sizes", type=int, nargs="+", default=None, help="key counts (default 100 1000)")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(standalone(__doc__.splitlines()[0], collect, configure, stem="backup"))
