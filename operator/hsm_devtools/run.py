@@ -10,6 +10,9 @@ exit path (Ctrl-C, SIGTERM, a failing later step):
 4. `examples/quickstart/` applied and waited for until every object in it is `Ready=True`;
 5. a summary with the exact `kubectl` line to use it; then it runs until Ctrl-C / SIGTERM.
 
+Everything lives under `--run-dir` (default `.run/` in the repository): `cluster/` (with the control plane's
+`pids.json`), `emulator/`, `operator/` and `pids.json` (the emulator's and the controllers' PIDs).
+
 State starts fresh each time (`.run/` is wiped) unless `--keep-state` is given, so a run never trips over the
 leftovers of a previous one.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import shutil
 import sys
 import time
@@ -35,6 +39,7 @@ QUICKSTART_NAMESPACE = "hsm-quickstart"
 MHSM_KINDS = ("managedhsms", "hsmsecuritydomains", "hsmkeys", "hsmroledefinitions", "hsmroleassignments")
 MANAGEMENT_PRINCIPAL = "managed-hsm-operator-management"
 PREFERRED_EMULATOR_PORT = 8443
+PIDS_FILE = "pids.json"  # in the run directory: the emulator's and the controllers' PIDs
 
 
 def management_identity(config: dict[str, Any]) -> operator_process.ManagementIdentity:
@@ -44,6 +49,14 @@ def management_identity(config: dict[str, Any]) -> operator_process.ManagementId
             if sp.get("displayName") == MANAGEMENT_PRINCIPAL:
                 return operator_process.ManagementIdentity(tenant["id"], sp["appId"], sp["clientSecret"])
     raise SystemExit(f"error: {DEV_CONFIG} has no service principal named {MANAGEMENT_PRINCIPAL!r}")
+
+
+def write_pids(
+    path: Path, emulator: emulator_process.EmulatorProcess, controllers: list[processes.ManagedProcess]
+) -> None:
+    """Which processes `make run` started besides the control plane (whose own are in cluster/pids.json)."""
+    pids = {"hsm-emulator": emulator.pid, **{controller.name: controller.pid for controller in controllers}}
+    path.write_text(json.dumps(pids, indent=2) + "\n")
 
 
 def port_is_free(port: int) -> bool:
@@ -122,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
                 stack.callback(controller.stop)
                 controllers.append(controller)
             print(f"controllers:   management + data (logs in {run_dir / 'operator'})", flush=True)
+            write_pids(run_dir / PIDS_FILE, emulator, controllers)
 
             kubectl = plane.kubectl()
             kubectl("apply", "-f", str(QUICKSTART))
