@@ -37,8 +37,11 @@ def cond(type_: str, status: str, reason: str, message: str = "") -> dict[str, A
 
 
 def key(conditions: list[dict[str, Any]] | None, *, generation: int = 1, observed: int = 1) -> dict[str, Any]:
-    body: dict[str, Any] = {"apiVersion": "mhsm.dev/v1alpha1", "kind": "HSMKey",
-                            "metadata": {"name": "k", "generation": generation}}
+    body: dict[str, Any] = {
+        "apiVersion": "mhsm.dev/v1alpha1",
+        "kind": "HSMKey",
+        "metadata": {"name": "k", "generation": generation},
+    }
     if conditions is not None:
         body["status"] = {"observedGeneration": observed, "conditions": conditions}
     return body
@@ -46,23 +49,54 @@ def key(conditions: list[dict[str, Any]] | None, *, generation: int = 1, observe
 
 CASES = [
     ("no status yet", key(None), "Progressing"),
-    ("ready and synced", key([cond("Ready", "True", "Available"), cond("Synced", "True", "ReconcileSuccess")]),
-     "Healthy"),
+    (
+        "ready and synced",
+        key([cond("Ready", "True", "Available"), cond("Synced", "True", "ReconcileSuccess")]),
+        "Healthy",
+    ),
     ("creating", key([cond("Ready", "False", "Creating"), cond("Synced", "True", "ReconcileSuccess")]), "Progressing"),
     ("waiting for the HSM", key([cond("Ready", "False", "WaitingForHSM", "HSM hsm1 is not activated")]), "Progressing"),
-    ("generation not yet observed",
-     key([cond("Ready", "True", "Available"), cond("Synced", "True", "ReconcileSuccess")], generation=3, observed=2),
-     "Progressing"),
-    ("failed pass", key([cond("Ready", "False", "Unavailable"),
-                         cond("Synced", "False", "AuthorizationFailed", "403 on /keys/app")]), "Degraded"),
+    (
+        "generation not yet observed",
+        key([cond("Ready", "True", "Available"), cond("Synced", "True", "ReconcileSuccess")], generation=3, observed=2),
+        "Progressing",
+    ),
+    (
+        "failed pass",
+        key(
+            [cond("Ready", "False", "Unavailable"), cond("Synced", "False", "AuthorizationFailed", "403 on /keys/app")]
+        ),
+        "Degraded",
+    ),
     ("adoption blocked", key([cond("Synced", "False", "AdoptionBlocked", "kty differs")]), "Degraded"),
-    ("drifted (report mode)", key([cond("Ready", "True", "Available"), cond("Synced", "True", "ReconcileSuccess"),
-                                   cond("Drifted", "True", "DriftDetected", "attributes.enabled")]), "Degraded"),
-    ("drift cleared", key([cond("Ready", "True", "Available"), cond("Synced", "True", "ReconcileSuccess"),
-                           cond("Drifted", "False", "NoDrift")]), "Healthy"),
+    (
+        "drifted (report mode)",
+        key(
+            [
+                cond("Ready", "True", "Available"),
+                cond("Synced", "True", "ReconcileSuccess"),
+                cond("Drifted", "True", "DriftDetected", "attributes.enabled"),
+            ]
+        ),
+        "Degraded",
+    ),
+    (
+        "drift cleared",
+        key(
+            [
+                cond("Ready", "True", "Available"),
+                cond("Synced", "True", "ReconcileSuccess"),
+                cond("Drifted", "False", "NoDrift"),
+            ]
+        ),
+        "Healthy",
+    ),
     ("paused", key([cond("Ready", "True", "Available"), cond("Synced", "False", "ReconcilePaused")]), "Suspended"),
-    ("unavailable", key([cond("Ready", "False", "Unavailable", "key disabled"),
-                         cond("Synced", "True", "ReconcileSuccess")]), "Degraded"),
+    (
+        "unavailable",
+        key([cond("Ready", "False", "Unavailable", "key disabled"), cond("Synced", "True", "ReconcileSuccess")]),
+        "Degraded",
+    ),
 ]
 
 
