@@ -95,6 +95,7 @@ class ControlPlane:
         self._lock_file: IO[str] | None = None
         self._server: str | None = None
         self._binaries: binaries.ControlPlaneBinaries | None = None
+        self._apiserver_restarts = 0
 
     # -- public API ---------------------------------------------------------------------------------------------
 
@@ -161,6 +162,30 @@ class ControlPlane:
             self._lock_file = None
         if errors:
             raise ControlPlaneError(f"errors while stopping the control plane: {errors}")
+
+    def restart_apiserver(self) -> None:
+        """Stop kube-apiserver (SIGTERM) and start it again with the same arguments: same port, certificates and etcd
+        data, so every kubeconfig keeps working. Waits for `/readyz`. For tests of clients' watch recovery.
+
+        The new process logs to `logs/kube-apiserver-restart-<n>.log` (the first run's log is kept).
+        """
+        index = next((i for i, p in enumerate(self._processes) if p.name == "kube-apiserver"), None)
+        if index is None:
+            raise ControlPlaneError("kube-apiserver is not running")
+        old = self._processes[index]
+        old.stop()
+        self._apiserver_restarts += 1
+        log = self.log_dir / f"kube-apiserver-restart-{self._apiserver_restarts}.log"
+        new = processes.ManagedProcess(old.name, old.argv, log)
+        self._processes[index] = new  # same place in the stop order (after kcm, before etcd)
+        new.start()
+        self.pid_file.write_text(json.dumps(self.pids, indent=2) + "\n")
+        processes.wait_until(
+            lambda: self._get_status("/readyz") == 200,
+            timeout=self.startup_timeout,
+            what="the restarted kube-apiserver /readyz",
+            watched=list(self._processes),
+        )
 
     def server_version(self) -> str:
         """The apiserver's `gitVersion`, e.g. `v1.34.4`."""
