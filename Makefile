@@ -15,13 +15,15 @@ PYTEST_ARGS ?=
 PYTEST := timeout --signal=TERM --kill-after=60 $(HARD_TIMEOUT) $(BIN)/pytest -ra --durations=15 \
 	--session-timeout=$(SESSION_TIMEOUT)
 
-.PHONY: help venv controlplane azurite lint test test-unit test-integration test-e2e cluster run crds clean distclean
+.PHONY: help venv controlplane azurite lint test test-unit test-integration test-e2e test-reliability cluster run crds \
+	clean distclean
 
 help:
 	@echo "make run               start control plane (+ emulator and operator as they land) under .run/, Ctrl-C stops"
 	@echo "make test              venv + control plane + lint + the whole test suite"
 	@echo "make test-unit         unit tests only (no processes)"
 	@echo "make test-integration  integration tests (real kube-apiserver, emulator)"
+	@echo "make test-reliability  fault tests only (kills, restarts, full disk, clock skew; also part of make test)"
 	@echo "make lint              ruff check, ruff format --check, mypy --strict, lint-imports"
 	@echo "make cluster           only the local control plane (state in .run/cluster)"
 	@echo "make controlplane      build the control-plane binaries once (or use \$$KUBEBUILDER_ASSETS)"
@@ -71,6 +73,10 @@ test-integration: venv controlplane azurite
 
 test-e2e: venv controlplane
 	@if [ -d tests/e2e ]; then $(PYTEST) tests/e2e $(PYTEST_ARGS); else echo "no tests/e2e yet"; fi
+
+# Part of `make test` too (tests/reliability/ is under testpaths); this runs only the marked fault tests.
+test-reliability: venv controlplane azurite
+	$(PYTEST) -m reliability $(PYTEST_ARGS)
 
 cluster: venv controlplane
 	$(PY) -m hsm_devtools.controlplane up --state-dir .run/cluster

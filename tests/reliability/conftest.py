@@ -5,6 +5,15 @@ Every test module here sets `pytestmark = [reliability, integration]` (each test
 starts its own emulator (`fresh_emulator`), so killing, restarting or starving it never disturbs the rest of the
 session, and the HSMs it creates never eat the session emulator's port pool.
 
+The faults (`pytest -m reliability` runs them all; `make test` includes them):
+  test_emulator_crash.py     SIGKILL of the emulator under 8 concurrent SDK writers, restart, nothing lost or torn
+  test_operator_crash.py     SIGKILL of the operator mid-reconcile of 100 HSMKeys + assignments; emulator SIGKILL too
+  test_apiserver_restart.py  kube-apiserver restart under the operator: watches resume
+  test_disk_full.py          the emulator's data dir on a full (real, size-limited) filesystem: 503, then recovery
+  test_clock_skew.py         token issuer vs HSM clock skew within / beyond the configured tolerance
+  Azurite stopped in the middle of a backup job: tests/integration/emulator/backup/test_failures.py
+    (`test_azurite_stopped_mid_backup_fails_the_job`, marked `reliability` there; it needs that package's fixtures)
+
 `Azure(handle)` wraps one emulator with the standard directory: ARM client, `active_hsm(name)` (create + activate by
 security-domain download + Crypto User/Officer for `crypto-user`), and data-plane clients whose retry policy can be
 switched off (`retries=0`), so a client notices a dead server at once instead of retrying for seconds.

@@ -198,6 +198,7 @@ def test_one_job_at_a_time_second_gets_409(
     assert held.result().folder_url.startswith(proxy.url("devstoreaccount1/backups/mhsm-bk-source-"))
 
 
+@pytest.mark.reliability  # the "storage down mid-job" fault of the reliability suite (see tests/reliability/)
 def test_azurite_stopped_mid_backup_fails_the_job(
     backup_env: BackupEnv,
     source_hsm: ActiveHsm,
