@@ -15,19 +15,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "operator"))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from azure.identity import ClientSecretCredential
-from azure.identity.aio import ClientSecretCredential as AsyncClientSecretCredential
-from azure.keyvault.administration import KeyVaultAccessControlClient, KeyVaultRoleScope
+from azure.keyvault.administration import KeyVaultRoleScope
 
 from hsm_devtools import loadgen
+from hsm_devtools.access_matrix import Session
 from hsm_devtools.emulator_process import EmulatorProcess, standard_directory
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bench_load.json"
@@ -36,55 +35,28 @@ CRYPTO_USER = "21dbd100-6940-42c2-9190-5d6cb909625b"
 
 def run(clients: int = 50, seconds: float = 60.0) -> dict[str, Any]:
     """Start an emulator, run the load, stop the emulator; returns loadgen's summary (plus error samples)."""
-    from tests.integration.emulator.hostile.conftest import Hostile, create_active_hsm
-
+    os.environ.setdefault("HSM_EMULATOR_ARM_RETRY_AFTER", "0")  # ARM pollers then do not wait 1 s per poll
     directory = standard_directory()
     with (
         tempfile.TemporaryDirectory(prefix="bench-load-") as state,
         EmulatorProcess(Path(state), directory.config(), hsm_port_count=2) as process,
     ):
-        hostile = Hostile(process, directory, "", "")
-        uri = create_active_hsm(
-            hostile,
-            owner="sub-owner",
-            subscription=directory.subscription_id,
-            group="rg-one",
-            name="bench-load",
-            tenant=directory.tenant_id,
-            admin="hsm-admin",
-        )
-        ca = str(process.ca_file)
-        admin = directory.sp("hsm-admin")
-        access = KeyVaultAccessControlClient(
-            uri,
-            ClientSecretCredential(
-                admin.tenant_id,
-                admin.app_id,
-                admin.secret,
-                authority=process.url,
-                disable_instance_discovery=True,
-                connection_verify=ca,
-            ),
-            verify_challenge_resource=False,
-            connection_verify=ca,
-        )
+        session = Session(process, directory)
+        session.create_hsm("bench-load")
         user = directory.sp("crypto-user")
-        access.create_role_assignment(KeyVaultRoleScope.GLOBAL, CRYPTO_USER, user.object_id)
-
-        def credential() -> AsyncClientSecretCredential:
-            return AsyncClientSecretCredential(
-                user.tenant_id,
-                user.app_id,
-                user.secret,
-                authority=process.url,
-                disable_instance_discovery=True,
-                connection_verify=ca,
-            )
+        session.access().create_role_assignment(KeyVaultRoleScope.GLOBAL, CRYPTO_USER, user.object_id)
 
         async def load() -> loadgen.LoadReport:
-            async with credential() as setup:
-                key_id = await loadgen.prepare_key(uri, setup, ca, "bench-load-rsa")
-            return await loadgen.run_load(uri, credential, ca, key_id=key_id, clients=clients, seconds=seconds)
+            async with session.async_credential("crypto-user") as setup:
+                key_id = await loadgen.prepare_key(session.hsm_uri, setup, session.ca, "bench-load-rsa")
+            return await loadgen.run_load(
+                session.hsm_uri,
+                lambda: session.async_credential("crypto-user"),
+                session.ca,
+                key_id=key_id,
+                clients=clients,
+                seconds=seconds,
+            )
 
         report = asyncio.run(load())
     print(report.table())

@@ -134,7 +134,8 @@ def _certificate_jwk(index: int) -> dict[str, Any]:
 
 
 class Session:
-    """The running emulator and its activated HSM, with SDK clients for any principal of the directory."""
+    """The running emulator and its activated HSM, with SDK clients for any principal of the directory (also used
+    by bench/bench_load.py)."""
 
     def __init__(self, process: EmulatorProcess, directory: StandardDirectory) -> None:
         self.process = process
@@ -163,7 +164,8 @@ class Session:
     def options(self) -> dict[str, Any]:
         return {"verify_challenge_resource": False, "connection_verify": self.ca}
 
-    def create_hsm(self) -> None:
+    def create_hsm(self, name: str = "matrix-hsm") -> None:
+        """Create the HSM in rg-one (administrator hsm-admin) and activate it with a security-domain download."""
         management = KeyVaultManagementClient(
             self.credential("sub-owner"),
             self.directory.subscription_id,
@@ -181,7 +183,7 @@ class Session:
                 "softDeleteRetentionInDays": 7,
             },
         }
-        hsm = management.managed_hsms.begin_create_or_update("rg-one", "matrix-hsm", body).result()
+        hsm = management.managed_hsms.begin_create_or_update("rg-one", name, body).result()
         if hsm.properties is None or not hsm.properties.hsm_uri:
             raise RuntimeError(f"the created HSM has no hsmUri: {hsm}")
         self.hsm_uri = hsm.properties.hsm_uri.rstrip("/")
