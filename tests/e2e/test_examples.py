@@ -481,8 +481,10 @@ def test_gitops_no_perpetual_diff(stack: Stack) -> None:
     assert diff.stdout == ""
 
     for kind, name in QUICKSTART_OBJECTS:
-        body = stack.must_get(kind, name)
-        for entry in body["metadata"]["managedFields"]:
+        shown = stack.kubectl("get", kind, name, "-n", NS, "-o", "json", "--show-managed-fields")
+        managers = json.loads(shown.stdout)["metadata"]["managedFields"]
+        assert "argocd" in {entry["manager"] for entry in managers}
+        for entry in managers:
             manager = entry["manager"]
             if manager in ("argocd", "kubectl-client-side-apply", "kubectl-annotate", "kubectl"):
                 continue  # Git / the user, not the operator
