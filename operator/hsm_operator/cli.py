@@ -65,6 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         debug=args.debug,
         quiet=args.quiet,
         log_format=kopf.LogFormat[args.log_format.upper()],
+        log_prefix=True,  # every per-object line names its object: "[ns/name] WaitingForHSM: ..."
     )
     # azure-core logs every HTTP request at INFO; the loop's Events and conditions already say what happened.
     logging.getLogger("azure").setLevel(logging.DEBUG if args.debug else logging.WARNING)
