@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from tests.support.operator_fixtures import OperatorHandle
 pytestmark = [pytest.mark.reliability, pytest.mark.integration]
 
 FIRST_BATCH = 100
+KILL_AFTER_KEYS = 10
 SECOND_BATCH = 30
 CONVERGE_TIMEOUT = 150.0
 ASSIGNMENTS = (  # (CR name, principal, role id, scope)
@@ -145,17 +147,24 @@ def test_operator_and_emulator_killed_mid_reconcile_converge_without_duplicates(
         + [hsm_key(uri, index) for index in range(FIRST_BATCH)],
     )
 
+    def count_keys() -> int:
+        return sum(1 for _ in keys.list_properties_of_keys())
+
+    def wait_for_keys(count: int) -> None:
+        # The operator creates keys fast: poll in a tight loop (a listing takes milliseconds) to strike early.
+        deadline = time.monotonic() + CONVERGE_TIMEOUT
+        while count_keys() < count:
+            assert time.monotonic() < deadline, f"the operator never created {count} keys\n{log_tail()}"
+            time.sleep(0.02)
+
     # 1. The operator dies (SIGKILL: no shutdown code runs) with part of the keys created.
     operators.append(start_operator(handle, kubeconfig, namespace, tmp_path / "operator-0.log", plane="data"))
-    eventually(
-        lambda: sum(1 for _ in keys.list_properties_of_keys()) >= FIRST_BATCH // 5,
-        what="the operator to create a fifth of the keys",
-        timeout=CONVERGE_TIMEOUT,
-        detail=log_tail,
-    )
+    wait_for_keys(KILL_AFTER_KEYS)
     sigkill(operators[0])
-    created_before_kill = sum(1 for _ in keys.list_properties_of_keys())
-    assert created_before_kill < FIRST_BATCH, "the operator finished before the kill: nothing was interrupted"
+    created, ready = count_keys(), len(ready_names(kubectl, namespace, "hsmkeys"))
+    assert min(created, ready) < FIRST_BATCH, (
+        f"the operator finished before the kill ({created} created, {ready} Ready)"
+    )
 
     operators.append(start_operator(handle, kubeconfig, namespace, tmp_path / "operator-1.log", plane="data"))
     eventually(
@@ -167,13 +176,10 @@ def test_operator_and_emulator_killed_mid_reconcile_converge_without_duplicates(
 
     # 2. The emulator dies and comes back while the operator reconciles 30 more keys.
     apply(kubectl, namespace, [hsm_key(uri, index) for index in range(FIRST_BATCH, FIRST_BATCH + SECOND_BATCH)])
-    eventually(
-        lambda: sum(1 for _ in keys.list_properties_of_keys()) > FIRST_BATCH,
-        what="the operator to start on the second batch",
-        timeout=CONVERGE_TIMEOUT,
-        detail=log_tail,
-    )
+    wait_for_keys(FIRST_BATCH + 3)
     handle.process.kill()
+    ready = len(ready_names(kubectl, namespace, "hsmkeys"))
+    assert ready < FIRST_BATCH + SECOND_BATCH, "the operator finished the second batch before the emulator died"
     handle.process.restart()
     eventually(
         lambda: converged(FIRST_BATCH + SECOND_BATCH),
