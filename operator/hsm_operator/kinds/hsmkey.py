@@ -403,8 +403,9 @@ class KeyClientAdapter:
                 if error.status_code != 403:
                     raise
                 # Purge protection (or a missing purge right) keeps the key soft-deleted until its scheduled purge
-                # date; the CR can still go, which is what its owner asked for.
+                # date; the CR can still go, which is what its owner asked for, and a Warning event says why.
                 logger.warning("Key %s was deleted but not purged: %s", self._name, error.message)
+                return Deletion(warning=f"key {self._name} was deleted but not purged: {error.message}")
         return Deletion()
 
 

@@ -58,6 +58,7 @@ EVENT_ADOPTED = "Adopted"
 EVENT_DRIFT_DETECTED = "DriftDetected"
 EVENT_DRIFT_CORRECTED = "DriftCorrected"
 EVENT_OBSERVE_ONLY_MISSING = "ObservedResourceMissing"
+EVENT_DELETE_INCOMPLETE = "DeleteIncomplete"  # e.g. a key deleted but its purge refused (purge protection)
 
 # Requeue pacing (seconds).
 DEFAULT_ERROR_DELAY = 10.0

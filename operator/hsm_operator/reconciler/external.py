@@ -189,6 +189,7 @@ class Update:
 @dataclass(frozen=True)
 class Deletion:
     pending: bool = False  # deletion started but the object still exists: the loop checks again before finishing
+    warning: str | None = None  # done, but not all of what was asked (a purge refused): posted as a Warning event
 
 
 class ExternalClient(Protocol):

@@ -130,9 +130,11 @@ class Reconciler:
         if not observation.exists:
             return Outcome(status={}, finished_deleting=True)
         if not observation.busy:
-            await client.delete(resource)
+            deletion = await client.delete(resource)
             event = Event("Normal", errors.EVENT_DELETED, f"Deleting {resource.kind} {observation.identity or ''}")
             events: tuple[Event, ...] = (event,)
+            if deletion.warning:
+                events += (Event("Warning", errors.EVENT_DELETE_INCOMPLETE, deletion.warning),)
         else:
             events = ()
         # Deletion of Azure objects is asynchronous: keep the finalizer until observe says it is gone.

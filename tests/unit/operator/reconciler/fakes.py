@@ -36,6 +36,13 @@ async def _delete_ok(_: ManagedResource) -> Deletion:
     return Deletion(pending=True)
 
 
+def deleted_with_warning(message: str) -> Callable[[ManagedResource], Awaitable[Deletion]]:
+    async def delete(_: ManagedResource) -> Deletion:
+        return Deletion(warning=message)
+
+    return delete
+
+
 @dataclass
 class FakeClient:
     observe_fn: Callable[[ManagedResource], Awaitable[Observation]] = _observe_absent

@@ -21,7 +21,13 @@ from hsm_operator.reconciler.external import (
     Readiness,
 )
 from hsm_operator.reconciler.managed import Outcome, Reconciler
-from tests.unit.operator.reconciler.fakes import FakeClient, FakeConnector, observing, raising
+from tests.unit.operator.reconciler.fakes import (
+    FakeClient,
+    FakeConnector,
+    deleted_with_warning,
+    observing,
+    raising,
+)
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 EARLIER = "2025-12-31T00:00:00Z"
@@ -267,6 +273,17 @@ CASES: dict[str, Case] = {
         conditions={"Ready": ("False", "Deleting")},
         requeue=errors.PENDING_DELAY,
         events=["Deleted"],
+    ),
+    "deleting, done but incomplete (purge refused): a Warning event says so": Case(
+        resource=mr(deleting=True, status=synced_status()),
+        client=FakeClient(
+            observe_fn=observing(Observation(exists=True, identity=ID)),
+            delete_fn=deleted_with_warning("key k was deleted but not purged: purge protection"),
+        ),
+        writes=["delete"],
+        conditions={"Ready": ("False", "Deleting")},
+        requeue=errors.PENDING_DELAY,
+        events=["Deleted", "DeleteIncomplete"],
     ),
     "deleting with Delete, gone: finished": Case(
         resource=mr(deleting=True, status=synced_status()),
