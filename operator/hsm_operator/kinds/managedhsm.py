@@ -36,6 +36,7 @@ from hsm_operator.reconciler.external import (
 # a slow one (a real HSM takes ~20 min) is left running and observed again by the loop.
 LRO_WAIT_SECONDS = 15.0
 LRO_POLL_SECONDS = 1
+ACTIVATION_RECHECK = 10.0  # seconds between looks at a provisioned HSM until its security domain activates it
 SKU_FAMILY = {"Standard_B1": "B", "Custom_B32": "B", "Custom_B6": "B", "Custom_C42": "C", "Custom_C10": "C"}
 READY_STATES = frozenset({"Succeeded", "Activated"})
 FAILED_STATES = frozenset({"Failed"})
@@ -200,13 +201,17 @@ class ManagedHsmClient:
         if observed is None:
             return Observation(exists=False, soft_deleted=await self._soft_deleted(name, spec.location))
         ready, busy = readiness(observed)
+        status = status_fields(observed)
         return Observation(
             exists=True,
             drift=diff(spec, observed, observed_rg=_rg_of(observed.get("id"))),
-            status=status_fields(observed),
+            status=status,
             readiness=ready,
             identity=observed.get("id"),
             busy=busy,
+            # Activation happens in the data plane (HSMSecurityDomain), which this controller cannot watch: poll a
+            # provisioned but not yet activated HSM briefly so its ACTIVATION column follows within seconds.
+            recheck_after=ACTIVATION_RECHECK if ready.ready and status.get("activationStatus") != "Active" else None,
         )
 
     async def _soft_deleted(self, name: str, location: str) -> bool:

@@ -166,6 +166,9 @@ class Observation:
     soft_deleted: bool = False  # exists=False but the name is held by a soft-deleted object
     busy: bool = False  # a long-running operation is in flight: do not create/update/delete now, observe again soon
     conditions: tuple[Condition, ...] = ()  # kind-specific conditions to record, e.g. HSMSecurityDomain's Activated
+    # The object is fine but expected to change on its own soon (an HSM waiting for its security domain): look again
+    # after this many seconds rather than a whole sync interval, so status follows promptly.
+    recheck_after: float | None = None
 
     @property
     def up_to_date(self) -> bool:

@@ -230,7 +230,7 @@ class Reconciler:
         spec_changed = (ours or created_by_us) and resource.status.get("observedGeneration") != resource.generation
         # A spec edit is applied with Update alone; out-of-band changes are written back only under driftPolicy Correct.
         may_write = policy.should_update() and (spec_changed or policy.should_correct_drift())
-        requeue = poll_interval
+        requeue = poll_interval if observation.recheck_after is None else min(poll_interval, observation.recheck_after)
         drift_record: list[FieldDrift] = []
         if not drift:
             drifted = _no_drift()

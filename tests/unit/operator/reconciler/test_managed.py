@@ -146,6 +146,12 @@ CASES: dict[str, Case] = {
         },
         status={"hsmUri": "u", "drift": [], "plan": [], "lastSyncTime": "2026-01-02T03:04:05Z"},
     ),
+    "present, ours, expected to change soon (recheck_after): look again early, nothing written": Case(
+        resource=mr(status=synced_status()),
+        client=FakeClient(observe_fn=observing(Observation(exists=True, identity=ID, recheck_after=10.0))),
+        conditions={"Ready": ("True", "Available"), "Synced": ("True", "ReconcileSuccess")},
+        requeue=10.0,
+    ),
     "present, not ours, matching: adopted": Case(
         resource=mr(),
         client=FakeClient(observe_fn=observing(Observation(exists=True, identity=ID))),
