@@ -16,7 +16,7 @@ PYTEST := timeout --signal=TERM --kill-after=60 $(HARD_TIMEOUT) $(BIN)/pytest -r
 	--session-timeout=$(SESSION_TIMEOUT)
 
 .PHONY: help venv controlplane azurite lint test test-unit test-integration test-e2e test-reliability cluster run crds \
-	clean distclean
+	clean distclean bench
 
 help:
 	@echo "make run               start control plane (+ emulator and operator as they land) under .run/, Ctrl-C stops"
@@ -26,6 +26,7 @@ help:
 	@echo "make test-reliability  fault tests only (kills, restarts, full disk, clock skew; also part of make test)"
 	@echo "make lint              ruff check, ruff format --check, mypy --strict, lint-imports"
 	@echo "make cluster           only the local control plane (state in .run/cluster)"
+	@echo "make bench             every benchmark in one table (BENCH_ARGS=--quick, --compare A.json; README Benchmarks)"
 	@echo "make controlplane      build the control-plane binaries once (or use \$$KUBEBUILDER_ASSETS)"
 	@echo "make crds              regenerate crds/ from the pydantic models"
 	@echo "make clean|distclean   remove .run and caches | also .venv"
@@ -77,6 +78,11 @@ test-e2e: venv controlplane
 # Part of `make test` too (tests/reliability/ is under testpaths); this runs only the marked fault tests.
 test-reliability: venv controlplane azurite
 	$(PYTEST) -m reliability $(PYTEST_ARGS)
+
+# Every benchmark, one table beside its references, JSON in bench/results/ (<timestamp>.json and latest.json).
+BENCH_ARGS ?=
+bench: venv controlplane azurite
+	$(PY) -m bench $(BENCH_ARGS)
 
 cluster: venv controlplane
 	$(PY) -m hsm_devtools.controlplane up --state-dir .run/cluster

@@ -132,7 +132,8 @@ def apply_bulk(kubectl: Kubectl, items: list[dict[str, Any]], *, workers: int = 
 
 def condition_summary(kubectl: Kubectl, batch: str, condition: str) -> Counter[str]:
     """Count of `<status>/<reason>` of one condition over the objects of a batch."""
-    template = f'{{range .items[*]}}{{.status.conditions[?(@.type=="{condition}")].status}}/{{.status.conditions[?(@.type=="{condition}")].reason}}{{"\\n"}}{{end}}'  # noqa: E501
+    found = f'.status.conditions[?(@.type=="{condition}")]'
+    template = f'{{range .items[*]}}{{{found}.status}}/{{{found}.reason}}{{"\\n"}}{{end}}'
     out = kubectl("get", "hsmkeys", "-n", NAMESPACE, "-l", f"bench-batch={batch}", "-o", f"jsonpath={template}")
     return Counter(line for line in out.stdout.splitlines())
 
@@ -145,9 +146,8 @@ def wait_all(kubectl: Kubectl, batch: str, count: int, condition: str, wanted: s
         if done >= count:
             return
         if time.monotonic() > deadline:
-            raise RuntimeError(
-                f"{done}/{count} HSMKeys of batch {batch} reached {condition} {wanted} in {timeout:.0f} s: {dict(summary)}"
-            )
+            reached = f"{done}/{count} HSMKeys of batch {batch} reached {condition} {wanted}"
+            raise RuntimeError(f"{reached} in {timeout:.0f} s: {dict(summary)}")
         time.sleep(0.5)
 
 
