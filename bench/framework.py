@@ -249,16 +249,21 @@ def load_results(path: Path) -> list[Row]:
 
 
 def compare(current: Sequence[Row], previous: Sequence[Row]) -> str:
-    """A table of every figure's change from `previous` to `current` ("better"/"worse" by the row's direction)."""
+    """A table of every figure's change from `previous` to `current` ("better"/"worse" by the row's direction).
+
+    Figures of `previous` missing from `current` are listed as "gone" when their benchmark ran, and only counted when
+    it did not (a `--only` run).
+    """
     before = {row.key: row for row in previous}
-    lines = [f"{'figure':<60} {'before':>12} {'now':>12} {'unit':<14} {'change':>8}  verdict"]
+    width = max([len("figure"), *(len(row.key) for row in (*current, *previous))])
+    lines = [f"{'figure':<{width}} {'before':>12} {'now':>12} {'unit':<14} {'change':>8}  verdict"]
     for row in current:
         old = before.pop(row.key, None)
         if old is None:
-            lines.append(f"{row.key:<60} {'-':>12} {format_number(row.value):>12} {row.unit:<14} {'new':>8}")
+            lines.append(f"{row.key:<{width}} {'-':>12} {format_number(row.value):>12} {row.unit:<14} {'new':>8}")
             continue
         if old.unit != row.unit:
-            lines.append(f"{row.key:<60} unit changed from {old.unit!r} to {row.unit!r}; not compared")
+            lines.append(f"{row.key:<{width}} unit changed from {old.unit!r} to {row.unit!r}; not compared")
             continue
         change = (row.value - old.value) / old.value if old.value else None
         verdict = ""
@@ -266,12 +271,18 @@ def compare(current: Sequence[Row], previous: Sequence[Row]) -> str:
             verdict = "better" if (change > 0) == row.higher_is_better else "worse"
         shown = "-" if change is None else f"{change:+.0%}"
         lines.append(
-            f"{row.key:<60} {format_number(old.value):>12} {format_number(row.value):>12} {row.unit:<14} "
+            f"{row.key:<{width}} {format_number(old.value):>12} {format_number(row.value):>12} {row.unit:<14} "
             f"{shown:>8}  {verdict}".rstrip()
         )
-    lines.extend(
-        f"{key:<60} {format_number(old.value):>12} {'-':>12} {old.unit:<14} {'gone':>8}" for key, old in before.items()
-    )
+    groups_run = {row.group for row in current}
+    not_run = 0
+    for key, old in before.items():
+        if old.group in groups_run:
+            lines.append(f"{key:<{width}} {format_number(old.value):>12} {'-':>12} {old.unit:<14} {'gone':>8}")
+        else:
+            not_run += 1
+    if not_run:
+        lines.append(f"({not_run} figures of benchmarks that did not run this time are not compared)")
     return "\n".join(lines)
 
 

@@ -107,7 +107,7 @@ def test_unusable_result_files_are_named_with_the_reason(tmp_path: Path) -> None
 
 
 def test_compare_says_better_or_worse_by_the_rows_direction() -> None:
-    before = [SIGN, LATENCY, PLAIN, Row("old", "gone figure", 1.0, "s")]
+    before = [SIGN, LATENCY, PLAIN, Row("arm", "gone figure", 1.0, "s"), Row("skipped", "figure", 1.0, "s")]
     after = [
         Row("crypto", "ES256 sign", 500.0, "ops/s", 40_000.0, "in-process cryptography"),  # faster: better
         Row("arm", "GET median", 3.0, "ms", 0.5, "in-process handler", higher_is_better=False),  # slower: worse
@@ -119,7 +119,12 @@ def test_compare_says_better_or_worse_by_the_rows_direction() -> None:
     assert lines["arm / GET median"].endswith("+50%  worse")
     assert lines["operator / RSS"].endswith("+0%")
     assert lines["new / figure"].rstrip().endswith("new")
-    assert lines["old / gone figure"].rstrip().endswith("gone")
+    assert lines["arm / gone figure"].rstrip().endswith("gone")
+    assert "skipped / figure" not in lines  # its benchmark did not run: counted, not listed
+    assert (
+        compare(after, before).splitlines()[-1]
+        == "(1 figures of benchmarks that did not run this time are not compared)"
+    )
     changed_unit = compare([Row("arm", "GET median", 2.0, "s")], [LATENCY])
     assert "unit changed from 'ms' to 's'; not compared" in changed_unit
 
