@@ -21,6 +21,7 @@ from hsm_emulator.dataplane import (
     activation,
     b64,
     crypto_service,
+    key_release,
     keys_service,
     models,
     protocol,
@@ -31,6 +32,7 @@ from hsm_emulator.dataplane import (
 from hsm_emulator.dataplane.call import Call, not_activated, open_call
 from hsm_emulator.dataplane.roles import DataAction
 from hsm_emulator.errors import AzureError, MethodNotAllowed, NotFound
+from hsm_emulator.identity.federation import JwksCache
 
 Handler = Callable[[Call, dict[str, str]], Awaitable[Response]]
 _ROUTES: list[tuple[str, re.Pattern[str], Handler, bool]] = []
@@ -247,6 +249,30 @@ async def crypto_operation(call: Call, m: dict[str, str]) -> Response:
     with call.db.read() as tx:
         kid, material = keys_service.key_for_operation(tx, call.hsm, m["name"], m.get("version"), operation, call.now())
     return _json(crypto_service.run(operation, kid, material, body))
+
+
+@register("POST", f"/keys/{NAME}(?:/{VERSION})?/release")
+async def release_key(call: Call, m: dict[str, str]) -> Response:
+    call.authorize(DataAction.KEYS_RELEASE, _key_scope(m["name"]))
+    body = await call.body(models.KeyReleaseParameters)
+    enc = key_release.check_encryption_algorithm(body.enc)
+    with call.db.read() as tx:
+        releasable = key_release.releasable_version(tx, call.hsm, m["name"], m.get("version"))
+    settings = call.emulator.settings
+    target = await key_release.verify_target(
+        body.target,
+        releasable.policy,
+        call.emulator.require(JwksCache),
+        now=call.now(),
+        skew=settings.clock_skew_seconds,
+    )
+    with call.db.transaction() as tx:
+        identity = key_release.signing_identity(tx, call.emulator.hardware_root_key, call.hsm, call.now())
+    return _json(
+        key_release.release_response(
+            releasable, target, identity, enc=enc, nonce=body.nonce, api_version=call.api_version
+        )
+    )
 
 
 @register("POST", "/rng")

@@ -36,6 +36,16 @@ def _invalid_client(aadsts: int, description: str, status: int = 401) -> OAuthEr
     return OAuthError(status, "invalid_client", aadsts, description)
 
 
+class JwksError(Exception):
+    """The signing keys of an issuer could not be used: unreachable metadata/JWKS (``unreachable``) or no key with
+    the token's ``kid`` (``unknown_kid``). Each caller turns it into its own protocol's error."""
+
+    def __init__(self, message: str, *, unknown_kid: bool) -> None:
+        super().__init__(message)
+        self.message = message
+        self.unknown_kid = unknown_kid
+
+
 @dataclass
 class _CachedJwks:
     fetched_at: float
@@ -43,7 +53,10 @@ class _CachedJwks:
 
 
 class JwksCache:
-    """Issuer -> JWKS, fetched over HTTPS with system trust + the emulator CA + configured CA files."""
+    """Issuer -> JWKS, fetched over HTTPS with system trust + the emulator CA + configured CA files.
+
+    Shared by workload identity federation (client assertions) and Secure Key Release (attestation tokens).
+    """
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -67,10 +80,7 @@ class JwksCache:
         assert entry is not None
         key = _find(entry.jwks, kid)
         if key is None:
-            raise _invalid_client(
-                700027,
-                f"Client assertion failed signature validation: no key '{kid}' in the JWKS of issuer '{issuer}'.",
-            )
+            raise JwksError(f"no key '{kid}' in the JWKS of issuer '{issuer}'", unknown_kid=True)
         return key.key
 
     def _fetch(self, issuer: str) -> jwt.PyJWKSet:
@@ -82,10 +92,7 @@ class JwksCache:
                 raise ValueError(f"{discovery_url} has no https jwks_uri")
             return jwt.PyJWKSet.from_dict(self._get_json(jwks_uri))
         except (OSError, ValueError, jwt.PyJWTError) as exc:
-            raise _invalid_client(
-                50166,
-                f"Request to External OIDC endpoint failed: cannot read the signing keys of issuer '{issuer}' ({exc}).",
-            ) from None
+            raise JwksError(f"cannot read the signing keys of issuer '{issuer}' ({exc})", unknown_kid=False) from None
 
     def _get_json(self, url: str) -> dict[str, Any]:
         if not url.startswith("https://"):
@@ -155,7 +162,12 @@ async def verify_assertion(
     assert isinstance(issuer, str)
     key: Any = _own_key(issuer, kid, settings, own_keys, tenant_exists)
     if key is None:
-        key = await jwks_cache.key_for(issuer, kid)
+        try:
+            key = await jwks_cache.key_for(issuer, kid)
+        except JwksError as exc:
+            if exc.unknown_kid:
+                raise _invalid_client(700027, f"Client assertion failed signature validation: {exc.message}.") from None
+            raise _invalid_client(50166, f"Request to External OIDC endpoint failed: {exc.message}.") from None
     try:
         claims = jwt.decode(
             assertion,

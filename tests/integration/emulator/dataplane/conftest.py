@@ -6,6 +6,7 @@ The emulator runs as `python -m hsm_emulator serve` on free ports and is stopped
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -145,11 +146,11 @@ def _config() -> dict[str, Any]:
     }
 
 
-@pytest.fixture(scope="session")
-def dp_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    directory = tmp_path_factory.mktemp("dataplane-emulator")
+@contextlib.contextmanager
+def running_emulator(directory: Path, config_document: dict[str, Any]) -> Iterator[Emulator]:
+    """Start `python -m hsm_emulator serve` with `config_document` on free ports; stop it on exit."""
     config = directory / "config.yaml"
-    config.write_text(yaml.safe_dump(_config()))
+    config.write_text(yaml.safe_dump(config_document))
     base = _free_block(8)
     log = (directory / "emulator.log").open("wb")
     process = subprocess.Popen(
@@ -177,13 +178,21 @@ def dp_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
         process.kill()
         raise RuntimeError(f"emulator did not start: {line!r}; see {directory / 'emulator.log'}")
     emulator = Emulator(url=f"https://127.0.0.1:{base}", ca=str(directory / "data" / "tls" / "ca.crt"), process=process)
-    yield emulator
-    process.send_signal(signal.SIGTERM)
     try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-    log.close()
+        yield emulator
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def dp_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    with running_emulator(tmp_path_factory.mktemp("dataplane-emulator"), _config()) as emulator:
+        yield emulator
 
 
 def make_certificate(common_name: str) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
