@@ -108,7 +108,8 @@ def _check_exportable(exportable: bool, release_policy: dict[str, Any] | None) -
     if exportable and release_policy is None:
         raise errors.bad_parameter("AKV.SKR.1004: Exportable keys must have release policy.")
     if release_policy is not None and not exportable:
-        raise errors.bad_parameter("AKV.SKR.1002: A release policy can only be set on an exportable key.")
+        # The real message (Azure/azure-cli#28288).
+        raise errors.bad_parameter("AKV.SKR.1005: Non-exportable keys must not have release policy.")
 
 
 # ------------------------------------------------------------------------------------------------ rendering

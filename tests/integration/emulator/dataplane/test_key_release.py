@@ -234,6 +234,9 @@ def test_refusals_from_the_key_side(
     error = _release_error(skr_hsm, plain.name, target)
     assert (error.status_code, error.error.code) == (400, "BadParameter")  # type: ignore[union-attr]
     assert "not exportable" in error.message
+    # the converse rule at create (the service's message, Azure/azure-cli#28288)
+    with pytest.raises(HttpResponseError, match=r"AKV\.SKR\.1005: Non-exportable keys must not have release policy"):
+        keys.create_rsa_key(name("policy-only"), release_policy=policy(attestation.issuer("a")))
     # disabled
     disabled = keys.create_rsa_key(name("off"), exportable=True, release_policy=policy(attestation.issuer("a")))
     keys.update_key_properties(disabled.name, enabled=False)
