@@ -58,7 +58,7 @@ PROBE_ASSIGNMENT = stable_id("matrix:probe-assignment")
 DEFAULT_OUTPUT = Path("docs/access-control-matrix.md")
 API = "7.6"
 # Data actions with no stable REST operation to call (AZURE-API.md section 1): listed in the document, not probed.
-UNCALLABLE = ("keys/release/action", "keys/export/action", "keys/derive/action")
+UNCALLABLE = ("keys/export/action", "keys/derive/action")
 
 Decision = bool  # True: allowed
 
@@ -277,6 +277,8 @@ def _probes(backup_blob: bytes) -> dict[str, Probe]:
         "keys/verify/action": lambda c: _send(
             c, "POST", f"/keys/{TARGET}/verify", {"alg": "RS256", "digest": _DIGEST, "value": _DIGEST}
         ),
+        # The target key is not exportable: an allowed caller gets 400 (after the RBAC check), a denied one 403.
+        "keys/release/action": lambda c: _send(c, "POST", f"/keys/{TARGET}/release", {"target": "not-a-jwt"}),
         "rng/action": lambda c: c.keys.get_random_bytes(16),
         "roleAssignments/read/action": lambda c: _list(c.access.list_role_assignments("/")),
         "roleAssignments/write/action": lambda c: c.access.create_role_assignment("/", _NOT_A_ROLE, _oid(0)),
