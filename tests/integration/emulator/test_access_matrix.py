@@ -126,7 +126,7 @@ def test_every_built_in_role_of_the_document_is_served_and_no_other(matrix: acce
 
 
 def test_decisions_match_the_documented_roles(matrix: access_matrix.Matrix) -> None:
-    assert len(matrix.actions) == 33
+    assert len(matrix.actions) == 34  # all 36 data actions but export and derive (no stable REST operation)
     mismatches = [
         f"{role.name} at {scope}: {action} is {'allowed' if allowed else 'denied'}"
         for (guid, scope, action), allowed in sorted(matrix.decisions.items())
