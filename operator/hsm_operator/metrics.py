@@ -57,9 +57,19 @@ def judge(outcome: Outcome, *, sync_interval: float) -> PassResult:
         return PassResult(result, outcome.error.reason, drifted)
     if outcome.finished_deleting:
         return PassResult(DELETED, None, False)
-    if outcome.requeue_after is not None and outcome.requeue_after < sync_interval:
+    if outcome.requeue_after is not None and outcome.requeue_after < sync_interval and not _ready(outcome.status):
+        # Work in flight. A Ready object that only asked to be looked at early (an HSM awaiting activation) is a
+        # success.
         return PassResult(PENDING, None, drifted)
     return PassResult(SUCCESS, None, drifted)
+
+
+def _ready(status: Mapping[str, Any]) -> bool:
+    recorded = status.get("conditions")
+    if not isinstance(recorded, list):
+        return False
+    condition = conditions.find(recorded, errors.READY)
+    return condition is not None and condition.get("status") == conditions.TRUE
 
 
 def _drifted(status: Mapping[str, Any]) -> bool | None:

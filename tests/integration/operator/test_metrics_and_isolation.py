@@ -165,8 +165,9 @@ def test_metrics_count_reconciles_and_azure_requests_and_expected_waits_log_at_i
     errors_logged = log_lines(operator, "ERROR")
     infos = log_lines(operator, "INFO")
     assert not [line for line in errors_logged if "WaitingForHSM" in line or "expected wait" in line], errors_logged
-    assert any(line.startswith("WaitingForHSM: ManagedHSM hsm is not Ready") for line in infos), infos
-    assert any(line.startswith("Creating: ") and "next check in" in line for line in infos), infos
+    # Per-object lines carry kopf's "[namespace/name] " prefix.
+    assert any("] WaitingForHSM: ManagedHSM hsm is not Ready" in line for line in infos), infos
+    assert any("] Creating: " in line and "next check in" in line for line in infos), infos
     assert any("failed temporarily: CredentialsMissing: Secret" in line for line in errors_logged), errors_logged
 
 

@@ -324,3 +324,15 @@ def test_metrics_port_setting(value: str, expected: int | None) -> None:
 def test_a_bad_metrics_port_names_the_variable(value: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         config_from_env({"HSM_METRICS_PORT": value})
+
+
+def test_a_ready_object_looked_at_early_is_a_success_not_pending() -> None:
+    """An HSM awaiting activation is Ready and asks for an early look: that pass succeeded; a create in flight didn't."""
+    from hsm_operator.metrics import PENDING, SUCCESS, judge
+    from hsm_operator.reconciler.managed import Outcome
+
+    def outcome(ready: str) -> Outcome:
+        return Outcome(status={"conditions": [{"type": "Ready", "status": ready, "reason": "x"}]}, requeue_after=10.0)
+
+    assert judge(outcome("True"), sync_interval=600).result == SUCCESS
+    assert judge(outcome("False"), sync_interval=600).result == PENDING
