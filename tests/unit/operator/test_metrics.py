@@ -327,7 +327,7 @@ def test_a_bad_metrics_port_names_the_variable(value: str, message: str) -> None
 
 
 def test_a_ready_object_looked_at_early_is_a_success_not_pending() -> None:
-    """An HSM awaiting activation is Ready and asks for an early look: that pass succeeded; a create in flight didn't."""
+    """An HSM awaiting activation is Ready and asks for an early look: a success; a create in flight is pending."""
     from hsm_operator.metrics import PENDING, SUCCESS, judge
     from hsm_operator.reconciler.managed import Outcome
 
