@@ -12,7 +12,9 @@ Order of one pass (comments in `reconcile` say why at each requeue):
  3. connect, observe.
  4. deleting: exists -> delete (requeue until gone); gone -> done.
  5. absent: observe-only -> NotFound; soft-deleted name and createMode does not recover -> SoftDeletedConflict;
-    no Create policy -> NotFound; else create (idempotent), Ready=Creating, look again soon.
+    no Create policy -> NotFound; else create (idempotent). A create the API finished (keys, roles) is observed once
+    more and synced as ours in the same pass (one status write: Ready=True); a long-running create, or a finished
+    one not visible yet, records Ready=Creating and looks again soon.
  6. present: busy (operation in flight) -> look again soon; immutable drift -> AdoptionBlocked (not ours yet) or
     ImmutableFieldChanged (ours); mutable drift -> update when Update is allowed and (the spec changed or
     driftPolicy is Correct), else report (Drifted=True, plan entries not applied); no drift -> nothing written.
@@ -69,6 +71,10 @@ class Outcome:
         return self.error is None
 
 
+# What a pass that just created the object records with its sync: the plan entry, the event, the status fields.
+Created = tuple[PlanEntry, Event, Mapping[str, Any]]
+
+
 def _no_classification(_: BaseException) -> errors.ReconcileError | None:
     return None
 
@@ -123,7 +129,7 @@ class Reconciler:
         if resource.deleting:
             return await self._delete(resource, client, observation)
         if not observation.exists:
-            return await self._create(resource, client, observation, policy)
+            return await self._create(resource, client, observation, policy, poll_interval=poll_interval)
         return await self._sync(resource, client, observation, policy, poll_interval=poll_interval)
 
     async def _delete(self, resource: ManagedResource, client: ExternalClient, observation: Observation) -> Outcome:
@@ -148,7 +154,13 @@ class Reconciler:
         return _with_events(outcome, events)
 
     async def _create(
-        self, resource: ManagedResource, client: ExternalClient, observation: Observation, policy: Policy
+        self,
+        resource: ManagedResource,
+        client: ExternalClient,
+        observation: Observation,
+        policy: Policy,
+        *,
+        poll_interval: float,
     ) -> Outcome:
         if not policy.should_create():
             # Observe-only (or no Create): the object must exist already; check again at the poll interval.
@@ -166,6 +178,15 @@ class Reconciler:
         action, reason = (
             (PlanAction.RECOVER, errors.EVENT_RECOVERED) if creation.recovered else (PlanAction.CREATE, "Created")
         )
+        if not creation.pending:
+            # The API returned the finished object (keys, roles, the security domain): confirm it in this pass, so
+            # one status write records Ready=True instead of Creating now and Available after a requeue.
+            done = Event("Normal", reason, f"{reason} {resource.kind} {creation.identity or resource.name}")
+            confirmed = await self._confirm_created(
+                resource, client, policy, (PlanEntry(action), done, status), poll_interval=poll_interval
+            )
+            if confirmed is not None:
+                return confirmed
         outcome = self._record(
             resource,
             [conditions.creating(f"{action.value} requested"), conditions.reconcile_success(), _no_drift()],
@@ -173,10 +194,48 @@ class Reconciler:
             drift=[],
             plan=[PlanEntry(action)],
             # Observe again soon rather than waiting a full poll interval: after pending_delay while a long-running
-            # create is in flight, at once (CONFIRM_DELAY) when the API returned the finished object (keys, roles).
+            # create is in flight, at once (CONFIRM_DELAY) when the finished object was not visible yet.
             requeue_after=self.pending_delay if creation.pending else self.confirm_delay,
         )
         return _with_events(outcome, (Event("Normal", reason, f"{action.value} of {resource.kind} requested"),))
+
+    async def _confirm_created(
+        self,
+        resource: ManagedResource,
+        client: ExternalClient,
+        policy: Policy,
+        created: Created,
+        *,
+        poll_interval: float,
+    ) -> Outcome | None:
+        """Observe a just-created object once and sync it; None: not confirmed, record Creating and look again soon.
+
+        Best effort: the create itself succeeded, so a miss (eventual consistency) or a failure while observing or
+        correcting it must not lose that. The next pass sees Ready=Creating and the bound identity, confirms the
+        object as ours (never "Adopted") and reports any failure itself.
+        """
+        try:
+            observation = await client.observe(resource)
+            if not observation.exists:
+                logger.debug("%s: the created object is not visible yet; confirming on the next pass", resource.key)
+                return None
+            return await self._sync(
+                resource,
+                client,
+                observation,
+                policy,
+                poll_interval=poll_interval,
+                created=created,
+            )
+        except Exception as exc:
+            first_line = str(exc).splitlines()[0] if str(exc) else ""
+            logger.info(
+                "%s: could not confirm the create in the same pass (%s: %s); confirming on the next pass",
+                resource.key,
+                type(exc).__name__,
+                first_line,
+            )
+            return None
 
     async def _sync(
         self,
@@ -186,10 +245,12 @@ class Reconciler:
         policy: Policy,
         *,
         poll_interval: float,
+        created: Created | None = None,
     ) -> Outcome:
+        """`created`: this pass just created the object (its plan entry, event and status fields): it is ours."""
         bound = _bound_identity(resource, self.identity_field)
         ours = bound is not None and (observation.identity is None or bound == observation.identity)
-        created_by_us = _last_ready_reason(resource) == errors.CREATING
+        created_by_us = created is not None or _last_ready_reason(resource) == errors.CREATING
         immutable = tuple(d for d in observation.drift if not d.mutable)
         if immutable:
             paths = ", ".join(d.path for d in immutable)
@@ -202,7 +263,12 @@ class Reconciler:
 
         events: list[Event] = []
         plan: list[PlanEntry] = []
-        status = dict(observation.status)
+        status: dict[str, Any] = {}
+        if created is not None:
+            plan.append(created[0])
+            events.append(created[1])
+            status.update(created[2])
+        status.update(observation.status)
         if observation.identity is not None:
             status[self.identity_field] = observation.identity
         if not ours and not created_by_us:
@@ -227,7 +293,12 @@ class Reconciler:
 
         drift = observation.drift
         # Differences found on an object we adopt are drift, not a spec edit: Report must not overwrite them.
-        spec_changed = (ours or created_by_us) and resource.status.get("observedGeneration") != resource.generation
+        # A create in this pass applied this generation's spec: what still differs is treated as on the next pass.
+        spec_changed = (
+            created is None
+            and (ours or created_by_us)
+            and resource.status.get("observedGeneration") != resource.generation
+        )
         # A spec edit is applied with Update alone; out-of-band changes are written back only under driftPolicy Correct.
         may_write = policy.should_update() and (spec_changed or policy.should_correct_drift())
         requeue = poll_interval if observation.recheck_after is None else min(poll_interval, observation.recheck_after)

@@ -94,6 +94,18 @@ def observing(observation: Observation) -> Callable[[ManagedResource], Awaitable
     return observe
 
 
+def observing_in_turn(*observations: Observation) -> Callable[[ManagedResource], Awaitable[Observation]]:
+    """Each observe returns the next observation; the last one repeats (absent, then created, then created...)."""
+    seen = 0
+
+    async def observe(_: ManagedResource) -> Observation:
+        nonlocal seen
+        seen += 1
+        return observations[min(seen, len(observations)) - 1]
+
+    return observe
+
+
 def raising(exc: BaseException) -> Callable[..., Awaitable[Any]]:
     async def fail(*_: Any) -> Any:
         raise exc

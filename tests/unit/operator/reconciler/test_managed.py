@@ -26,6 +26,7 @@ from tests.unit.operator.reconciler.fakes import (
     FakeConnector,
     deleted_with_warning,
     observing,
+    observing_in_turn,
     raising,
 )
 
@@ -89,28 +90,120 @@ class Case:
     absent: tuple[str, ...] = ()  # status fields that must not be written
     finished_deleting: bool = False
     connected: bool = True
+    calls: list[str] | None = None  # every client call in order (observe included), when the case says
 
 
 async def _create_pending(_: ManagedResource) -> Creation:
     return Creation(identity=ID, pending=True)
 
 
+ABSENT = Observation(exists=False)
+CREATED = Observation(exists=True, identity=ID, status={"hsmUri": "u"})
+
+
+def failing_after_first(exc: BaseException) -> Any:
+    """Observe: absent the first time, then `exc` (the re-observe right after a create fails)."""
+    calls = 0
+
+    async def observe(_: ManagedResource) -> Observation:
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            raise exc
+        return ABSENT
+
+    return observe
+
+
+def creating_status() -> dict[str, Any]:
+    """What a create pass records when it could not confirm the object at once."""
+    status = synced_status()
+    status["conditions"][0].update(status="False", reason="Creating", message="Create requested")
+    return status
+
+
 CASES: dict[str, Case] = {
-    "absent: create (finished at once), Ready=Creating, confirm at once": Case(
+    "absent: create finished at once, confirmed in the same pass: Ready=True, one status write": Case(
+        resource=mr(),
+        client=FakeClient(observe_fn=observing_in_turn(ABSENT, CREATED)),
+        writes=["create"],
+        calls=["observe", "create", "observe"],
+        conditions={
+            "Ready": ("True", "Available"),
+            "Synced": ("True", "ReconcileSuccess"),
+            "Drifted": ("False", "NoDrift"),
+        },
+        events=["Created"],  # ours: never "Adopted"
+        status={
+            "resourceId": ID,
+            "hsmUri": "u",
+            "plan": [{"action": "Create", "applied": True}],
+            "drift": [],
+            "observedGeneration": 1,
+        },
+    ),
+    "absent: create finished, re-observe misses it (eventual consistency): Creating, confirm at once": Case(
         resource=mr(),
         writes=["create"],
+        calls=["observe", "create", "observe"],
         conditions={"Ready": ("False", "Creating"), "Synced": ("True", "ReconcileSuccess")},
         requeue=errors.CONFIRM_DELAY,
         events=["Created"],
         status={"resourceId": ID, "plan": [{"action": "Create", "applied": True}], "observedGeneration": 1},
     ),
-    "absent: create started as an LRO (pending), look again after the pending delay": Case(
+    "absent: create finished, re-observe fails: the create is still recorded, Creating, confirm at once": Case(
         resource=mr(),
-        client=FakeClient(create_fn=_create_pending),
+        client=FakeClient(observe_fn=failing_after_first(errors.Throttled("Too many requests", retry_after=7))),
         writes=["create"],
+        calls=["observe", "create", "observe"],
+        conditions={"Ready": ("False", "Creating"), "Synced": ("True", "ReconcileSuccess")},
+        requeue=errors.CONFIRM_DELAY,
+        events=["Created"],
+        status={"resourceId": ID, "plan": [{"action": "Create", "applied": True}]},
+    ),
+    "absent: created object differs in a mutable field: corrected in the same pass, as on the next one": Case(
+        resource=mr(),
+        client=FakeClient(observe_fn=observing_in_turn(ABSENT, replace(CREATED, drift=(TAGS,)))),
+        writes=["create", "update"],
+        calls=["observe", "create", "observe", "update"],
+        conditions={"Ready": ("True", "Available"), "Drifted": ("False", "DriftCorrected")},
+        events=["Created", "DriftCorrected"],
+        status={"plan": [{"action": "Create", "applied": True}, {**TAGS_ENTRY, "action": "Update", "applied": True}]},
+    ),
+    "absent: created object differs under Report: reported, Create still applied": Case(
+        resource=mr(drift_policy=DriftPolicy.REPORT),
+        client=FakeClient(observe_fn=observing_in_turn(ABSENT, replace(CREATED, drift=(TAGS,)))),
+        writes=["create"],
+        conditions={"Ready": ("True", "Available"), "Drifted": ("True", "DriftDetected")},
+        events=["Created", "DriftDetected"],
+        status={"drift": [TAGS_ENTRY]},
+    ),
+    "absent: created object still busy: Ready from observe, look again after the pending delay": Case(
+        resource=mr(),
+        client=FakeClient(
+            observe_fn=observing_in_turn(ABSENT, replace(CREATED, busy=True, readiness=Readiness(False, "Updating")))
+        ),
+        writes=["create"],
+        conditions={"Ready": ("False", "Updating"), "Synced": ("True", "ReconcileSuccess")},
+        requeue=errors.PENDING_DELAY,
+        events=["Created"],
+        status={"resourceId": ID, "plan": [{"action": "Create", "applied": True}]},
+    ),
+    "absent: create started as an LRO (pending), not re-observed, look again after the pending delay": Case(
+        resource=mr(),
+        client=FakeClient(observe_fn=observing_in_turn(ABSENT, CREATED), create_fn=_create_pending),
+        writes=["create"],
+        calls=["observe", "create"],
         conditions={"Ready": ("False", "Creating"), "Synced": ("True", "ReconcileSuccess")},
         requeue=errors.PENDING_DELAY,
         events=["Created"],
+        status={"resourceId": ID, "plan": [{"action": "Create", "applied": True}]},
+    ),
+    "the pass after a fallback Creating: ours, no Adopted": Case(
+        resource=mr(status=creating_status()),
+        client=FakeClient(observe_fn=observing(CREATED)),
+        conditions={"Ready": ("True", "Available")},
+        status={"plan": []},
     ),
     "absent and observe-only: NotFound, nothing written": Case(
         resource=mr(management_policies=ONLY_OBSERVE),
@@ -349,6 +442,8 @@ async def test_loop(name: str) -> None:
     outcome = await run(case)
 
     assert case.client.writes == case.writes
+    if case.calls is not None:
+        assert case.client.calls == case.calls
     got = {c["type"]: (c["status"], c["reason"]) for c in outcome.status.get("conditions", [])}
     for kind, want in case.conditions.items():
         assert got.get(kind) == want, (kind, got)
