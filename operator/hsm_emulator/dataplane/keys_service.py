@@ -16,6 +16,7 @@ from hsm_emulator.crypto import jwk, keygen, sealing
 from hsm_emulator.crypto.errors import CryptoError
 from hsm_emulator.crypto.material import KEY_TYPE_ALIASES, EcKey, KeyMaterial, RsaKey
 from hsm_emulator.dataplane import b64, errors, keys_store, material_codec, models, rotation_policy
+from hsm_emulator.dataplane import release_policy as release_grammar
 from hsm_emulator.dataplane.hsm_context import HsmContext
 from hsm_emulator.dataplane.keys_store import KeyRecord, KeyVersionRecord
 from hsm_emulator.dataplane.scopes import KEY_NAME_PATTERN
@@ -33,7 +34,6 @@ DEFAULT_KEY_OPS: dict[str, tuple[str, ...]] = {
     "EC-HSM": ("sign", "verify"),
     "oct-HSM": ("encrypt", "decrypt", "wrapKey", "unwrapKey"),
 }
-DEFAULT_RELEASE_POLICY_CONTENT_TYPE = "application/json; charset=utf-8"
 BACKUP_MAGIC = b"MHSM-KEY-BACKUP-1:"
 _BACKUP_BINDING = b"mhsm-key-backup-v1"
 # Operations that still work outside the nbf/exp window (they only undo or check earlier work).
@@ -86,21 +86,26 @@ def _validate_window(nbf: int | None, exp: int | None) -> None:
 
 
 def _release_policy(policy: models.ReleasePolicyIn | None) -> dict[str, Any] | None:
-    """Validate a release policy and return its stored form (``data`` as base64url of the policy JSON)."""
+    """Validate a release policy (the grammar of ``release_policy.parse``, the one used at release) and return its
+    stored form (``data`` as base64url of the compact policy JSON)."""
     if policy is None or policy.data is None:
         return None
+    content_type = release_grammar.DEFAULT_CONTENT_TYPE if policy.content_type is None else policy.content_type
     try:
-        document = json.loads(b64.decode(policy.data, "release_policy.data"))
+        release_grammar.check_content_type(content_type)
+    except release_grammar.PolicyError as exc:
+        raise errors.bad_parameter(f"release_policy.contentType: {exc}") from None
+    try:
+        document = b64.decode(policy.data, "release_policy.data")
+        release_grammar.parse(document)
     except b64.InvalidBase64 as exc:
         raise errors.bad_parameter(str(exc)) from None
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise errors.bad_parameter("release_policy.data: the release policy is not a JSON document.") from None
-    if not isinstance(document, dict) or not isinstance(document.get("anyOf"), list) or not document["anyOf"]:
-        raise errors.bad_parameter("release_policy.data: a release policy needs a non-empty 'anyOf' list.")
+    except release_grammar.PolicyError as exc:
+        raise errors.bad_parameter(f"release_policy.data: {exc}") from None
     return {
-        "contentType": policy.content_type or DEFAULT_RELEASE_POLICY_CONTENT_TYPE,
+        "contentType": content_type,
         "immutable": bool(policy.immutable),
-        "data": b64.encode(json.dumps(document, separators=(",", ":")).encode()),
+        "data": b64.encode(json.dumps(json.loads(document), separators=(",", ":")).encode()),
     }
 
 

@@ -12,6 +12,11 @@ Comparison (the grammar is modelled on Azure Policy, whose ``equals`` ignores ca
 JSON text, strings case-insensitively, so ``"SevSnpVM"`` equals ``"sevsnpvm"`` and ``true`` equals ``"true"``;
 objects and arrays never equal a value. Authorities match a token's ``iss`` ignoring a trailing slash and the case
 of scheme and host; an authority written without a scheme (``my.attestation.com``) means ``https://``.
+
+The same ``parse`` checks a policy when it is set (key create, import, update: 400 BadParameter naming the fault)
+and when it is evaluated at release. ``check_content_type`` checks the ``contentType`` beside it: the service default
+``application/json; charset=utf-8`` (case and spaces are free; ``charset`` may be left out, JSON being UTF-8, and the
+first SDK releases' ``; version=1.0`` suffix is accepted); any other media type, charset or parameter is refused.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 SUPPORTED_VERSIONS = ("1.0.0",)
+DEFAULT_CONTENT_TYPE = "application/json; charset=utf-8"
+_CONTENT_TYPE_PARAMETERS = {"charset": "utf-8", "version": "1.0"}
 _MAX_DEPTH = 16
 
 
@@ -65,6 +72,30 @@ def normalize_authority(value: str) -> str:
         text = "https://" + text
     parts = urlsplit(text)
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path.rstrip("/"), parts.query, ""))
+
+
+def check_content_type(value: str) -> None:
+    """Raise ``PolicyError`` saying what is wrong unless ``value`` is a supported release policy content type."""
+    media_type, *parameters = (part.strip() for part in value.split(";"))
+    if media_type.lower() != "application/json":
+        raise PolicyError(
+            f"unsupported content type {value[:80]!r}: the release policy must be {DEFAULT_CONTENT_TYPE!r}."
+        )
+    seen: set[str] = set()
+    for parameter in parameters:
+        name, _, raw = parameter.partition("=")
+        name, given = name.strip().lower(), raw.strip().strip('"')
+        expected = _CONTENT_TYPE_PARAMETERS.get(name)
+        if name in seen:
+            raise PolicyError(f"content type {value[:80]!r}: the parameter {name!r} is given twice.")
+        if expected is None:
+            raise PolicyError(
+                f"content type {value[:80]!r}: unexpected parameter {parameter[:40]!r}; "
+                f"supported: {DEFAULT_CONTENT_TYPE!r} (optionally '; version=1.0')."
+            )
+        if given.lower() != expected:
+            raise PolicyError(f"content type {value[:80]!r}: {name} must be {expected}, got {given[:40]!r}.")
+        seen.add(name)
 
 
 def _combination_key(node: Mapping[str, Any], where: str) -> str | None:
@@ -117,12 +148,18 @@ def _scalar(value: object, where: str) -> object:
     raise PolicyError(f"{where}: the value to match must be a string, number or boolean.")
 
 
+def _no_constant(name: str) -> object:
+    raise PolicyError(f"the release policy is not a JSON document ({name} is not a JSON value).")
+
+
 def parse(document: bytes) -> ReleasePolicy:
     """Parse the release policy JSON (the decoded ``release_policy.data``)."""
     try:
-        root = json.loads(document)
+        root = json.loads(document, parse_constant=_no_constant)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise PolicyError("the release policy is not a JSON document.") from None
+    except RecursionError:
+        raise PolicyError("the release policy JSON is nested too deeply to be a policy.") from None
     if not isinstance(root, dict):
         raise PolicyError("the release policy must be a JSON object.")
     version = root.get("version")

@@ -306,3 +306,33 @@ def test_policy_accepts_the_sdk_tests_spelling(
     key = skr_hsm.keys().create_rsa_key(name("legacy"), exportable=True, release_policy=legacy)
     target = attestation.token("a", CLAIMS, runtime_jwks(runtime_key))
     assert skr_hsm.keys().release_key(key.name, target).value
+
+
+def test_policies_are_checked_when_set_and_an_immutable_one_never_changes(
+    skr_hsm: ActiveHsm, attestation: AttestationService
+) -> None:
+    keys = skr_hsm.keys()
+    with pytest.raises(HttpResponseError) as caught:
+        keys.create_rsa_key(name("junk"), exportable=True, release_policy=KeyReleasePolicy(b"not json"))
+    assert (caught.value.status_code, caught.value.error.code) == (400, "BadParameter")  # type: ignore[union-attr]
+    assert "release_policy.data: the release policy is not a JSON document" in caught.value.message
+    no_conditions = KeyReleasePolicy(json.dumps({"anyOf": [{"authority": attestation.issuer("a")}]}).encode())
+    with pytest.raises(HttpResponseError, match=r"anyOf\[0\]: an authority statement needs 'allOf' or 'anyOf'"):
+        keys.create_ec_key(name("bare"), exportable=True, release_policy=no_conditions)
+    xml = policy(attestation.issuer("a"))
+    xml.content_type = "application/xml"
+    with pytest.raises(HttpResponseError, match=r"release_policy\.contentType: unsupported content type"):
+        keys.create_ec_key(name("xml"), exportable=True, release_policy=xml)
+
+    locked = KeyReleasePolicy(policy(attestation.issuer("a")).encoded_policy, immutable=True)
+    key = keys.create_ec_key(name("locked"), exportable=True, release_policy=locked)
+    assert key.properties.release_policy is not None
+    assert key.properties.release_policy.immutable is True
+    with pytest.raises(HttpResponseError) as caught:
+        keys.update_key_properties(key.name, release_policy=policy(attestation.issuer("b")))
+    assert caught.value.status_code == 400
+    assert f"The release policy of key {key.name} is immutable" in caught.value.message
+    unchanged = keys.get_key(key.name).properties.release_policy
+    assert unchanged is not None
+    assert unchanged.encoded_policy == key.properties.release_policy.encoded_policy
+    assert unchanged.immutable is True

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from hsm_emulator.dataplane import keys_service, keys_store, models
+from hsm_emulator.crypto import jwk, keygen
+from hsm_emulator.dataplane import b64, keys_service, keys_store, models, release_policy
 from hsm_emulator.dataplane.hsm_context import HsmContext
 from hsm_emulator.errors import AzureError
 from hsm_emulator.storage import Database, Transaction
@@ -226,3 +229,93 @@ def test_crypto_access_checks_ops_enabled_and_validity_window(tx: Transaction) -
     )
     with pytest.raises(AzureError, match="disabled key"):
         keys_service.key_for_operation(tx, h, "k", None, "verify", NOW + 200)
+
+
+# ------------------------------------------------------------------------------------------------ release policies
+
+GOOD_POLICY = {"version": "1.0.0", "anyOf": [{"authority": "https://a.test", "allOf": [{"claim": "c", "equals": "v"}]}]}
+
+
+def policy_in(document: object = GOOD_POLICY, **extra: object) -> dict[str, object]:
+    data = document if isinstance(document, bytes) else json.dumps(document).encode()
+    return {"data": base64.urlsafe_b64encode(data).rstrip(b"=").decode(), **extra}
+
+
+def exportable(release_policy: dict[str, object]) -> dict[str, object]:
+    return {"attributes": {"exportable": True}, "release_policy": release_policy}
+
+
+BAD_POLICIES = [
+    (policy_in(b"not json"), "release_policy.data: the release policy is not a JSON document"),
+    (policy_in({"anyOf": [{"authority": "https://a.test"}]}), "anyOf[0]: an authority statement needs 'allOf'"),
+    (policy_in({"version": "9", "anyOf": GOOD_POLICY["anyOf"]}), "unsupported release policy version '9'"),
+    (
+        policy_in({"anyOf": [{"authority": "a", "allOf": [{"claim": "c", "less": 1}]}]}),
+        "unsupported condition on claim 'c' (less)",
+    ),
+    ({"data": "!!"}, "release_policy.data"),
+    (policy_in(contentType="text/plain"), "release_policy.contentType: unsupported content type 'text/plain'"),
+    (policy_in(contentType="application/json; charset=utf-16"), "charset must be utf-8"),
+]
+
+
+@pytest.mark.parametrize(("policy", "fragment"), BAD_POLICIES)
+def test_create_and_import_validate_the_policy_grammar(
+    tx: Transaction, policy: dict[str, object], fragment: str
+) -> None:
+    h = hsm()
+    error = error_of(lambda: create(tx, h, "k", **exportable(policy)))
+    assert (error.status, error.code) == (400, "BadParameter")
+    assert fragment in error.message
+    material = jwk.private_jwk(keygen.generate_ec())
+    params = models.KeyImportParameters.model_validate({"key": material, **exportable(policy)})
+    error = error_of(lambda: keys_service.import_key(tx, h, "k", params, NOW))
+    assert (error.status, fragment in error.message) == (400, True)
+    assert keys_store.find_key(tx, h.id, "k") is None
+
+
+@pytest.mark.parametrize(("policy", "fragment"), BAD_POLICIES)
+def test_update_validates_the_policy_grammar_and_keeps_the_old_one(
+    tx: Transaction, policy: dict[str, object], fragment: str
+) -> None:
+    h = hsm()
+    before = create(tx, h, "k", **exportable(policy_in()))
+    update = models.KeyUpdateParameters.model_validate({"release_policy": policy})
+    error = error_of(lambda: keys_service.update_key(tx, h, "k", None, update, NOW + 1))
+    assert (error.status, error.code) == (400, "BadParameter")
+    assert fragment in error.message
+    assert keys_service.get_key(tx, h, "k", None) == before
+
+
+def test_a_valid_policy_is_stored_and_parses_with_the_release_grammar(tx: Transaction) -> None:
+    h = hsm()
+    bundle = create(tx, h, "k", **exportable(policy_in(contentType="application/json; charset=utf-8; version=1.0")))
+    stored = bundle["release_policy"]
+    assert isinstance(stored, dict)
+    assert stored["contentType"] == "application/json; charset=utf-8; version=1.0"
+    assert stored["immutable"] is False
+    parsed = release_policy.parse(b64.decode(str(stored["data"]), "data"))
+    assert [a.authority for a in parsed.authorities] == ["https://a.test"]
+    default = create(tx, h, "k2", **exportable(policy_in()))["release_policy"]
+    assert isinstance(default, dict)
+    assert default["contentType"] == "application/json; charset=utf-8"
+
+
+def test_a_mutable_policy_can_be_replaced_and_made_immutable_then_never_changed(tx: Transaction) -> None:
+    h = hsm()
+    create(tx, h, "k", **exportable(policy_in()))
+    replacement = {"anyOf": [{"authority": "https://b.test", "anyOf": [{"claim": "d", "exists": True}]}]}
+    update = models.KeyUpdateParameters.model_validate({"release_policy": policy_in(replacement, immutable=True)})
+    changed = keys_service.update_key(tx, h, "k", None, update, NOW + 1)
+    stored = changed["release_policy"]
+    assert isinstance(stored, dict)
+    assert stored["immutable"] is True
+    assert json.loads(b64.decode(str(stored["data"]), "data")) == replacement
+    for attempt in (policy_in(), policy_in(replacement, immutable=False), policy_in(replacement, immutable=True)):
+        refused = models.KeyUpdateParameters.model_validate({"release_policy": attempt})
+        with pytest.raises(AzureError, match="release policy of key k is immutable") as caught:
+            keys_service.update_key(tx, h, "k", None, refused, NOW + 2)
+        assert (caught.value.status, caught.value.code) == (400, "BadParameter")
+    assert keys_service.get_key(tx, h, "k", None) == changed
+    other = models.KeyUpdateParameters.model_validate({"tags": {"still": "updatable"}})
+    assert keys_service.update_key(tx, h, "k", None, other, NOW + 3)["tags"] == {"still": "updatable"}

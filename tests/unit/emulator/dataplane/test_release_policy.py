@@ -143,3 +143,40 @@ def test_nesting_is_bounded() -> None:
         condition = {"allOf": [condition]}
     with pytest.raises(PolicyError, match="nested more than"):
         parse(doc(condition))
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json; charset=utf-8",
+        "Application/JSON;charset=UTF-8",
+        'application/json; charset="utf-8"',
+        "application/json",
+        "application/json; charset=utf-8; version=1.0",
+    ],
+)
+def test_supported_content_types(content_type: str) -> None:
+    release_policy.check_content_type(content_type)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "message"),
+    [
+        ("text/plain", "unsupported content type 'text/plain'"),
+        ("", "unsupported content type ''"),
+        ("application/json; charset=latin-1", "charset must be utf-8, got 'latin-1'"),
+        ("application/json; version=2.0", "version must be 1.0, got '2.0'"),
+        ("application/json; foo=1", "unexpected parameter 'foo=1'"),
+        ("application/json; charset=utf-8; charset=utf-8", "the parameter 'charset' is given twice"),
+    ],
+)
+def test_unsupported_content_types_are_named(content_type: str, message: str) -> None:
+    with pytest.raises(PolicyError, match=message):
+        release_policy.check_content_type(content_type)
+
+
+def test_non_json_constants_and_absurd_nesting_are_not_policies() -> None:
+    with pytest.raises(PolicyError, match="NaN is not a JSON value"):
+        parse(doc({"claim": "c", "equals": float("nan")}))
+    with pytest.raises(PolicyError, match="nested too deeply"):
+        parse(b"[" * 100_000)
