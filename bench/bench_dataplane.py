@@ -33,17 +33,16 @@ from azure.keyvault.keys import KeyClient
 from azure.keyvault.keys.crypto import CryptographyClient, EncryptionAlgorithm, SignatureAlgorithm
 from azure.keyvault.securitydomain import SecurityDomainClient
 from azure.mgmt.keyvault import KeyVaultManagementClient
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.keywrap import aes_key_unwrap, aes_key_wrap
-from cryptography.x509.oid import NameOID
 
 if __package__ in (None, ""):  # run as `python bench/bench_dataplane.py`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.framework import Row, median, rate, standalone
+from hsm_devtools import security_officers
 from hsm_devtools.emulator_process import EmulatorProcess, standard_directory
 from hsm_emulator.dataplane import hsm_state, keys_store, rbac_service, rbac_store, roles, settings_service
 from hsm_emulator.dataplane.hsm_context import HsmContext
@@ -81,32 +80,7 @@ def _b64u(data: bytes) -> str:
 
 
 def _certificate_jwk(index: int) -> dict[str, Any]:
-    import datetime as dt
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"bench-sd-{index}")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    numbers = key.public_key().public_numbers()
-    return {
-        "kid": f"bench-sd-{index}",
-        "kty": "RSA",
-        "key_ops": ["verify", "encrypt", "wrapKey"],
-        "n": _b64u(numbers.n.to_bytes(256, "big")),
-        "e": _b64u(numbers.e.to_bytes(3, "big")),
-        "x5c": [base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()],
-        "alg": "RSA-OAEP-256",
-        "x5t#S256": _b64u(cert.fingerprint(hashes.SHA256())),
-    }
+    return security_officers.certificate_jwk(f"bench-sd-{index}")
 
 
 def sdk_figures(operations: int, quick: bool) -> list[Row]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import datetime as dt
 import os
 import sys
 import tempfile
@@ -40,11 +39,9 @@ from azure.keyvault.keys.aio import KeyClient as AsyncKeyClient
 from azure.keyvault.securitydomain import SecurityDomainClient
 from azure.keyvault.securitydomain.aio import SecurityDomainClient as AsyncSecurityDomainClient
 from azure.mgmt.keyvault import KeyVaultManagementClient
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
+from hsm_devtools import security_officers
 from hsm_devtools.emulator_process import EmulatorProcess, StandardDirectory, stable_id, standard_directory
 
 SCOPES = ("/", "/keys", "/keys/target", "/keys/other")
@@ -107,30 +104,7 @@ def _b64u(data: bytes) -> str:
 
 
 def _certificate_jwk(index: int) -> dict[str, Any]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"matrix-sd-{index}")])
-    now = dt.datetime.now(dt.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    numbers = key.public_key().public_numbers()
-    return {
-        "kid": f"matrix-sd-{index}",
-        "kty": "RSA",
-        "key_ops": ["verify", "encrypt", "wrapKey"],
-        "n": _b64u(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")),
-        "e": _b64u(numbers.e.to_bytes(3, "big")),
-        "x5c": [base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode()],
-        "alg": "RSA-OAEP-256",
-        "x5t#S256": _b64u(certificate.fingerprint(hashes.SHA256())),
-    }
+    return security_officers.certificate_jwk(f"matrix-sd-{index}")
 
 
 class Session:
