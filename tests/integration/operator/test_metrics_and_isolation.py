@@ -126,7 +126,9 @@ def test_metrics_count_reconciles_and_azure_requests_and_expected_waits_log_at_i
     samples = eventually(counted, what="repeated WaitingForHSM passes in /metrics", operator=operator)
 
     total = "hsm_operator_reconcile_total"
-    assert value(samples, total, kind="ManagedHSM", result="pending") >= 1  # created, then looked again soon
+    # The create pass is "pending" when the ARM long-running create outlasts the pass, else the same pass confirms the
+    # finished HSM ("success"): which one depends on timing, so only the series' presence is asserted for pending.
+    assert (total, (("kind", "ManagedHSM"), ("result", "pending"))) in samples
     assert value(samples, total, kind="ManagedHSM", result="success") >= 1
     assert value(samples, total, kind="ManagedHSM", result="error") == 0
     assert value(samples, total, kind="HSMKey", result="error") >= 1
@@ -167,7 +169,8 @@ def test_metrics_count_reconciles_and_azure_requests_and_expected_waits_log_at_i
     assert not [line for line in errors_logged if "WaitingForHSM" in line or "expected wait" in line], errors_logged
     # Per-object lines carry kopf's "[namespace/name] " prefix.
     assert any("] WaitingForHSM: ManagedHSM hsm is not Ready" in line for line in infos), infos
-    assert any("] Creating: " in line and "next check in" in line for line in infos), infos
+    # (A "Creating: ... next check in" INFO line appears too when the ARM create outlasts its pass: timing-dependent,
+    # so not asserted here; tests/unit/operator/test_waits.py covers that wait's log level.)
     assert any("failed temporarily: CredentialsMissing: Secret" in line for line in errors_logged), errors_logged
 
 
