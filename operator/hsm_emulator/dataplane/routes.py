@@ -106,19 +106,24 @@ async def import_key(call: Call, m: dict[str, str]) -> Response:
         return _json(keys_service.import_key(tx, call.hsm, m["name"], body, call.now()))
 
 
-@register("GET", "/keys")
-async def list_keys(call: Call, m: dict[str, str]) -> Response:
-    call.authorize(DataAction.KEYS_READ, scopes.KEYS_SCOPE)
+def _key_list_page(call: Call, *, deleted: bool) -> Response:
+    """One page of the key list or the deleted-key list (the same paging, different rows)."""
     with call.db.transaction() as tx:
         page = keys_service.list_keys(
             tx,
             call.hsm,
-            deleted=False,
+            deleted=deleted,
             maxresults=call.maxresults(),
             skip_token=call.query("$skiptoken"),
             now=call.now(),
         )
     return _page(call, page)
+
+
+@register("GET", "/keys")
+async def list_keys(call: Call, m: dict[str, str]) -> Response:
+    call.authorize(DataAction.KEYS_READ, scopes.KEYS_SCOPE)
+    return _key_list_page(call, deleted=False)
 
 
 @register("GET", f"/keys/{NAME}/versions")
@@ -156,16 +161,7 @@ async def delete_key(call: Call, m: dict[str, str]) -> Response:
 @register("GET", "/deletedkeys")
 async def list_deleted_keys(call: Call, m: dict[str, str]) -> Response:
     call.authorize(DataAction.DELETED_KEYS_READ, scopes.KEYS_SCOPE)
-    with call.db.transaction() as tx:
-        page = keys_service.list_keys(
-            tx,
-            call.hsm,
-            deleted=True,
-            maxresults=call.maxresults(),
-            skip_token=call.query("$skiptoken"),
-            now=call.now(),
-        )
-    return _page(call, page)
+    return _key_list_page(call, deleted=True)
 
 
 @register("GET", f"/deletedkeys/{NAME}")
