@@ -221,6 +221,12 @@ class EmulatorProcess:
             raise RuntimeError("the emulator is not running")
         return self._process.pid
 
+    def check_running(self) -> None:
+        """Raise `ProcessStartError` (with the log's tail) if the emulator was started and has exited since."""
+        if self._process is None:
+            raise RuntimeError("the emulator is not running")
+        self._process.check_running()
+
     # -- lifecycle
     def start(self, timeout: float = 60.0) -> EmulatorProcess:
         self.state_dir.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,7 @@ import argparse
 import contextlib
 import json
 import shutil
+import socket
 import sys
 import time
 from pathlib import Path
@@ -60,8 +61,6 @@ def write_pids(
 
 
 def port_is_free(port: int) -> bool:
-    import socket
-
     with socket.socket() as sock:
         try:
             sock.bind(("127.0.0.1", port))
@@ -149,8 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 0
             while True:
                 plane.check_running()
-                emulator_alive = emulator.pid  # raises once the emulator is gone
-                del emulator_alive
+                emulator.check_running()
                 for controller in controllers:
                     controller.check_running()
                 time.sleep(1.0)
